@@ -104,6 +104,15 @@ export function parseBackendChoice(value: string, source: string): BackendChoice
   throw new Error(`Expected ${source} to be one of ${BACKEND_CHOICES.join(', ')}, but got '${value}'`);
 }
 
+/**
+ * The cpu backend prints an "install tfjs-node" banner on first use; our
+ * one-line summary already says which backend runs and why.
+ */
+function silenceCpuBanner(): void {
+  const cpu = tf.findBackend('cpu') as (tf.KernelBackend & { firstUse?: boolean }) | null;
+  if (cpu != null) cpu.firstUse = false;
+}
+
 let selected: BackendInfo | null = null;
 
 /**
@@ -139,6 +148,7 @@ export async function selectBackend(opts: { force?: string; quiet?: boolean } = 
     const reason = skipped.length === 0 ? 'fastest available' : skipped.join('; ');
     info = { choice, tfBackend: tf.getBackend(), reason, line: '' };
   }
+  silenceCpuBanner();
   info.line = `[bigbigan] backend: ${describe(info.choice)} — ${info.reason}`;
   if (!opts.quiet) console.log(info.line);
   selected = info;
