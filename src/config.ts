@@ -1,0 +1,137 @@
+/**
+ * Every switch of a BigBiGAN run, as one flat typed object with documented
+ * defaults (nanoGPT style). Presets and ablation rows are small deltas on it
+ * (presets.ts); the CLI applies preset -> ablation -> --set key=value.
+ * The defaults are the `mnist` preset, the kit's main job.
+ */
+export interface Config {
+  // ---- data
+  /** 'mnist' (embedded), 'fashion', 'cifar10' or 'imagefolder'. */
+  dataset: 'mnist' | 'fashion' | 'cifar10' | 'imagefolder';
+  /** Folder of the dataset ('' = the dataset's default location). */
+  dataPath: string;
+  /** Image channels (1 grey, 3 RGB). */
+  channels: number;
+  /** Side of G's output and of the images D's F sees. */
+  resolution: number;
+  /** Side of E's input; > resolution is the paper's "high resolution E" (D sees the real image average-pooled). */
+  eResolution: number;
+  /** Random crop (pixels of shift) and horizontal flip of real images. */
+  augmentCrop: number;
+  augmentFlip: boolean;
+
+  // ---- latent
+  /** Size of z. */
+  zDim: number;
+  /** Prior P_z: 'gaussian' N(0, I) (the paper's Base) or 'uniform' U(-1, 1). */
+  latent: 'gaussian' | 'uniform';
+
+  // ---- G: unconditional BigGAN generator
+  /** Channel unit of G; block widths are multiples of it (gMults). */
+  gCh: number;
+  /** Width multipliers: gMults[0] at 4x4, then one per up-block; length = log2(resolution/4) + 1 ('' = derived from resolution). */
+  gMults: number[];
+  /** Resolution after whose block G applies self-attention (0 = none). */
+  gAttention: number;
+
+  // ---- E
+  /** 'convnet' (bench32's plain stack), 'resnet' or 'revnet' (reversible residual). */
+  eArch: 'convnet' | 'resnet' | 'revnet';
+  /** Channel unit of E (before eWidth). */
+  eCh: number;
+  /** Width multiplier of E (the paper's x1, x2, x4). */
+  eWidth: number;
+  /** Residual blocks per stage (resnet/revnet); its length is the number of stages. */
+  eBlocks: number[];
+  /** Bottleneck blocks (ResNet-50 style) instead of basic blocks. */
+  eBottleneck: boolean;
+  /** Hidden width of E's MLP head. */
+  eMlp: number;
+  /** Stochastic E (mu and sigma, z = mu + eps sigma) or deterministic (mu only). */
+  eStochastic: boolean;
+
+  // ---- D = F, H, J
+  /** Channel unit of F (BigGAN discriminator trunk). */
+  dCh: number;
+  /** Width multipliers of F's down-blocks (length = number of blocks). */
+  dMults: number[];
+  /** Resolution after whose block F applies self-attention (0 = none). */
+  dAttention: number;
+  /** Width of H's and J's MLPs. */
+  dMlp: number;
+  /** Unary score terms kept in the losses: 'both' (Base), 'x' (x unary only), 'z' (z unary only), 'none' (BiGAN). */
+  unary: 'both' | 'x' | 'z' | 'none';
+  /** Train without E (a plain BigGAN; D's F and s_x only). */
+  noEncoder: boolean;
+
+  // ---- optimisation
+  batchSize: number;
+  /** E/G steps of the run. */
+  steps: number;
+  /** D steps per E/G step. */
+  dSteps: number;
+  lrG: number;
+  lrD: number;
+  /** E's learning rate = lrG x eLrMult (the paper's decoupled E optimisation: 10). */
+  eLrMult: number;
+  beta1: number;
+  beta2: number;
+  /** Decay of the exponential moving average of G's weights. */
+  emaDecay: number;
+  /** Step from which the EMA follows G (before it, it copies G). */
+  emaStart: number;
+  /** Initialisation of G and D ('ortho' as BigGAN; E always uses 'he'). */
+  init: 'ortho' | 'normal';
+  seed: number;
+
+  // ---- outputs
+  /** Steps between sample/reconstruction grids. */
+  sampleEvery: number;
+  /** Steps between checkpoints. */
+  checkpointEvery: number;
+  /** Checkpoints kept. */
+  keepCheckpoints: number;
+}
+
+export const DEFAULT_CONFIG: Config = {
+  dataset: 'mnist',
+  dataPath: '',
+  channels: 1,
+  resolution: 32,
+  eResolution: 32,
+  augmentCrop: 0,
+  augmentFlip: false,
+  zDim: 32,
+  latent: 'gaussian',
+  gCh: 16,
+  gMults: [4, 4, 2, 1],
+  gAttention: 16,
+  eArch: 'resnet',
+  eCh: 16,
+  eWidth: 1,
+  eBlocks: [1, 1, 1],
+  eBottleneck: false,
+  eMlp: 256,
+  eStochastic: true,
+  dCh: 16,
+  dMults: [1, 2, 4],
+  dAttention: 16,
+  dMlp: 256,
+  unary: 'both',
+  noEncoder: false,
+  batchSize: 32,
+  steps: 1000,
+  dSteps: 1,
+  lrG: 2e-4,
+  lrD: 2e-4,
+  eLrMult: 10,
+  beta1: 0,
+  beta2: 0.999,
+  emaDecay: 0.999,
+  emaStart: 100,
+  init: 'ortho',
+  seed: 0,
+  sampleEvery: 250,
+  checkpointEvery: 250,
+  keepCheckpoints: 3,
+};
