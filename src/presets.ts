@@ -44,3 +44,91 @@ export const PRESETS: Record<string, Preset> = {
     },
   },
 };
+
+/** A Table-1 row of the paper mapped to small scale (a delta on the preset). */
+export interface Ablation {
+  about: string;
+  delta: Partial<Config>;
+  /** What the paper reports for this row against Base (Table 1). */
+  paper: string;
+}
+
+export const ABLATIONS: Record<string, Ablation> = {
+  'base': { about: 'the preset as it is', delta: {}, paper: 'reference row' },
+  'deterministic-e': { about: 'E outputs mu only', delta: { eStochastic: false }, paper: 'classification clearly worse' },
+  'uniform-pz': { about: 'P_z = U(-1, 1)', delta: { latent: 'uniform' }, paper: 'similar (slightly worse)' },
+  'x-unary-only': { about: 'losses keep s_x and s_xz', delta: { unary: 'x' }, paper: 'IS/FID about as good as Base; classification slightly worse' },
+  'z-unary-only': { about: 'losses keep s_z and s_xz', delta: { unary: 'z' }, paper: 'IS/FID much worse (the x unary term matters most)' },
+  'no-unaries': { about: 'losses keep s_xz only (BiGAN)', delta: { unary: 'none' }, paper: 'IS/FID much worse' },
+  'small-e': { about: 'E at half width (eCh / 2)', delta: { eCh: 8 }, paper: 'classification worse' },
+  'small-g': { about: 'G at half width (gCh / 2; the paper: 32 vs 96)', delta: { gCh: 8 }, paper: 'IS/FID and classification worse' },
+  'no-e': { about: 'no encoder: a plain BigGAN (D = F and s_x)', delta: { noEncoder: true }, paper: 'generation about as Base; no representation' },
+  'high-res-e': { about: 'E sees 64x64, D sees it average-pooled to 32', delta: { eResolution: 64 }, paper: 'classification better' },
+  'low-res-g': {
+    about: 'G makes 16x16 (with the 64x64 E)',
+    delta: { resolution: 16, gMults: [4, 2, 1], eResolution: 64, dAttention: 8 },
+    paper: 'classification about as good, generation worse',
+  },
+  'high-res-g': {
+    about: 'G makes 64x64 (with the 64x64 E)',
+    delta: { resolution: 64, gMults: [4, 4, 2, 2, 1], gAttention: 32, eResolution: 64, dMults: [1, 1, 2, 4], dAttention: 32 },
+    paper: 'generation better at higher cost',
+  },
+  'resnet-x1': { about: 'ResNet E, width x1', delta: { eArch: 'resnet', eWidth: 1 }, paper: 'ResNet x1 < RevNet x1' },
+  'resnet-x2': { about: 'ResNet E, width x2', delta: { eArch: 'resnet', eWidth: 2 }, paper: 'wider is better' },
+  'revnet-x1': { about: 'RevNet E, width x1', delta: { eArch: 'revnet', eWidth: 1 }, paper: 'RevNet beats ResNet at equal width' },
+  'revnet-x2': { about: 'RevNet E, width x2', delta: { eArch: 'revnet', eWidth: 2 }, paper: 'wider is better' },
+  'revnet-x4': { about: 'RevNet E, width x4', delta: { eArch: 'revnet', eWidth: 4 }, paper: 'the best classifier of the table' },
+  'e-lr-1x': { about: "E's learning rate equal to G's (no decoupled E optimisation)", delta: { eLrMult: 1 }, paper: 'classification much worse than 10x' },
+};
+
+/** String fields and the values they accept. */
+const CHOICES: Partial<Record<keyof Config, readonly string[]>> = {
+  dataset: ['mnist', 'fashion', 'cifar10', 'imagefolder'],
+  latent: ['gaussian', 'uniform'],
+  eArch: ['convnet', 'resnet', 'revnet'],
+  unary: ['both', 'x', 'z', 'none'],
+  init: ['ortho', 'normal'],
+};
+
+/** Parses `value` for `key` with the type of the key's default; one clear error otherwise. */
+export function parseSetting(key: string, value: string): Partial<Config> {
+  if (!(key in DEFAULT_CONFIG)) {
+    throw new Error(`Expected a config key (${Object.keys(DEFAULT_CONFIG).join(', ')}), but got '${key}'`);
+  }
+  const k = key as keyof Config;
+  const fallback = DEFAULT_CONFIG[k];
+  const bad = (type: string) => new Error(`Expected ${type} for config key '${key}', but got '${value}'`);
+  if (typeof fallback === 'number') {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) throw bad('a number');
+    return { [k]: n };
+  }
+  if (typeof fallback === 'boolean') {
+    if (value !== 'true' && value !== 'false') throw bad('true or false');
+    return { [k]: value === 'true' };
+  }
+  if (Array.isArray(fallback)) {
+    const list = value.split(',').map((s) => Number(s));
+    if (list.some((n) => !Number.isInteger(n) || n <= 0)) throw bad('a comma-separated list of positive whole numbers');
+    return { [k]: list };
+  }
+  const choices = CHOICES[k];
+  if (choices && !choices.includes(value)) throw bad(`one of ${choices.join(', ')}`);
+  return { [k]: value };
+}
+
+/** preset -> ablation -> `key=value` settings, each name and key checked. */
+export function resolveConfig(preset = 'mnist', ablation = 'base', settings: string[] = []): Config {
+  const p = PRESETS[preset];
+  if (p === undefined) throw new Error(`Expected a preset (${Object.keys(PRESETS).join(', ')}), but got '${preset}'`);
+  const a = ABLATIONS[ablation];
+  if (a === undefined) throw new Error(`Expected an ablation (${Object.keys(ABLATIONS).join(', ')}), but got '${ablation}'`);
+  let cfg: Config = { ...DEFAULT_CONFIG, ...p.delta, ...a.delta };
+  for (const s of settings) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new Error(`Expected --set key=value, but got '${s}'`);
+    cfg = { ...cfg, ...parseSetting(s.slice(0, eq), s.slice(eq + 1)) };
+  }
+  return cfg;
+}

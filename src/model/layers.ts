@@ -86,7 +86,10 @@ export function normalize(ctx: Ctx, x: tf.Tensor): tf.Tensor {
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const mean = ctx.params.stateVar(`${ctx.path}/running_mean`, () => tf.zeros([c]));
   const variance = ctx.params.stateVar(`${ctx.path}/running_var`, () => tf.ones([c]));
-  if (!ctx.training) return tf.batchNorm(x, mean, variance, undefined, undefined, BN_EPS);
+  // (x - μ) / √(σ² + ε) written out: tfjs 4.22's batchNorm gradient tiles its
+  // statistics to x's shape (slow on wasm) and fails without offset and scale.
+  const standardize = (mu: tf.Tensor, var_: tf.Tensor) => tf.mul(tf.sub(x, mu), tf.rsqrt(tf.add(var_, BN_EPS)));
+  if (!ctx.training) return standardize(mean, variance);
   const m = tf.moments(x, axes);
   tf.tidy(() => {
     const n = x.size / c;
@@ -94,7 +97,7 @@ export function normalize(ctx: Ctx, x: tf.Tensor): tf.Tensor {
     mean.assign(tf.add(tf.mul(mean, 1 - BN_MOMENTUM), tf.mul(m.mean, BN_MOMENTUM)));
     variance.assign(tf.add(tf.mul(variance, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)));
   });
-  return tf.batchNorm(x, m.mean, m.variance, undefined, undefined, BN_EPS);
+  return standardize(m.mean, m.variance);
 }
 
 /** Batch norm with a learned per-channel gain (init 1) and bias (init 0). */
@@ -124,6 +127,9 @@ export function conditionalBatchNorm(ctx: Ctx, x: tf.Tensor4D, z: tf.Tensor2D): 
  */
 export function selfAttention(ctx: Ctx, x: tf.Tensor4D): tf.Tensor4D {
   const [b, h, w, c] = x.shape;
+  if (c % 8 !== 0 || h % 2 !== 0 || w % 2 !== 0) {
+    throw new Error(`Expected self-attention (${ctx.path}) on a multiple of 8 channels and an even size, but got ${h}x${w}x${c}`);
+  }
   const noBias = { bias: false };
   const q = tf.reshape(conv2d(sub(ctx, 'q'), x, c / 8, { ...noBias, kernel: 1 }), [b, h * w, c / 8]);
   const k = tf.reshape(tf.maxPool(conv2d(sub(ctx, 'k'), x, c / 8, { ...noBias, kernel: 1 }), 2, 2, 'valid'), [b, (h * w) / 4, c / 8]);

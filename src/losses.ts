@@ -1,0 +1,81 @@
+/**
+ * BigBiGAN's losses, as written in the paper (Donahue & Simonyan 2019,
+ * arXiv:1907.02544, section 2, "BigBiGAN"):
+ *
+ *   s_x, s_z, s_xz                        D's unary and joint scores of a pair (x, z)
+ *   h(t) = max(0, 1 - t)                  the hinge
+ *   l_D(x, z, y)  = h(y s_x) + h(y s_z) + h(y s_xz)        each term hinged separately
+ *   l_EG(x, z, y) = y (s_x + s_z + s_xz)
+ *   L_D  = E_{x~P_x, ẑ~E(x)} l_D(x, ẑ, +1) + E_{z~P_z, x̂~G(z)} l_D(x̂, z, -1)
+ *   L_EG = E_{x~P_x, ẑ~E(x)} l_EG(x, ẑ, +1) + E_{z~P_z, x̂~G(z)} l_EG(x̂, z, -1)
+ *
+ * D minimises L_D, E and G minimise L_EG. Real pairs (x, E(x)) have y = +1,
+ * generated pairs (G(z), z) have y = -1. The ablations drop unary terms:
+ * 'x' keeps s_x and s_xz, 'z' keeps s_z and s_xz, 'none' keeps s_xz alone (BiGAN).
+ * Without an encoder (a plain GAN) only s_x exists.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Config } from './config';
+
+/** D's three scores for a batch of pairs; null where a term does not exist. */
+export interface Scores {
+  s_x: tf.Tensor1D;
+  s_z: tf.Tensor1D | null;
+  s_xz: tf.Tensor1D | null;
+}
+
+/** Which score terms enter the losses. */
+export interface Terms {
+  x: boolean;
+  z: boolean;
+  xz: boolean;
+}
+
+/** The terms kept by an ablation (cfg.unary, cfg.noEncoder). */
+export function lossTerms(cfg: Pick<Config, 'unary' | 'noEncoder'>): Terms {
+  if (cfg.noEncoder) return { x: true, z: false, xz: false };
+  return { x: cfg.unary === 'both' || cfg.unary === 'x', z: cfg.unary === 'both' || cfg.unary === 'z', xz: true };
+}
+
+/** h(t) = max(0, 1 - t). */
+export function hinge(t: tf.Tensor): tf.Tensor {
+  return tf.relu(tf.sub(1, t));
+}
+
+/** The kept scores of a batch, by name. */
+function keptScores(s: Scores, terms: Terms): Record<'s_x' | 's_z' | 's_xz', tf.Tensor1D> {
+  const kept: Partial<Record<'s_x' | 's_z' | 's_xz', tf.Tensor1D>> = {};
+  for (const [name, on] of [['s_x', terms.x], ['s_z', terms.z], ['s_xz', terms.xz]] as const) {
+    if (!on) continue;
+    const score = s[name];
+    if (score == null) throw new Error(`Expected score ${name} for the losses, but D did not compute it`);
+    kept[name] = score;
+  }
+  return kept as Record<'s_x' | 's_z' | 's_xz', tf.Tensor1D>;
+}
+
+/** Batch means of l_D(x, z, y) per term, and their sum: y = +1 for real pairs, -1 for generated ones. */
+export function lD(s: Scores, y: 1 | -1, terms: Terms): { total: tf.Scalar; parts: Record<string, tf.Scalar> } {
+  const parts: Record<string, tf.Scalar> = {};
+  for (const [name, score] of Object.entries(keptScores(s, terms))) parts[name] = tf.mean(hinge(tf.mul(y, score)));
+  return { total: tf.addN(Object.values(parts)) as tf.Scalar, parts };
+}
+
+/** Batch mean of l_EG(x, z, y) = y (s_x + s_z + s_xz) over the kept terms. */
+export function lEG(s: Scores, y: 1 | -1, terms: Terms): tf.Scalar {
+  return tf.mul(y, tf.addN(Object.values(keptScores(s, terms)).map((score) => tf.mean(score)))) as tf.Scalar;
+}
+
+/** L_D = l_D over real pairs (y = +1) + l_D over generated pairs (y = -1). */
+export function lossD(real: Scores, fake: Scores, terms: Terms): { loss: tf.Scalar; parts: Record<string, tf.Scalar> } {
+  const r = lD(real, 1, terms), f = lD(fake, -1, terms);
+  const parts: Record<string, tf.Scalar> = {};
+  for (const [k, v] of Object.entries(r.parts)) parts[`D_real_${k}`] = v;
+  for (const [k, v] of Object.entries(f.parts)) parts[`D_fake_${k}`] = v;
+  return { loss: tf.add(r.total, f.total) as tf.Scalar, parts };
+}
+
+/** L_EG = l_EG over real pairs (y = +1) + l_EG over generated pairs (y = -1). */
+export function lossEG(real: Scores, fake: Scores, terms: Terms): tf.Scalar {
+  return tf.add(lEG(real, 1, terms), lEG(fake, -1, terms)) as tf.Scalar;
+}

@@ -1,0 +1,102 @@
+/**
+ * BigBiGAN = G + E + D (Donahue & Simonyan 2019, arXiv:1907.02544): the three
+ * networks' parameter stores, the latent prior, and the two ways D sees a
+ * pair — real (x, E(x)) and generated (G(z), z).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Config } from '../config';
+import { Scores } from '../losses';
+import { Rng } from '../rng';
+import { D } from './discriminator';
+import { E, EncoderOutput } from './encoder';
+import { G } from './generator';
+import { Ctx, Params } from './params';
+
+export interface Models {
+  cfg: Config;
+  G: Params;
+  /** null for the plain-GAN ablation (cfg.noEncoder). */
+  E: Params | null;
+  D: Params;
+  /** Exponential moving average of G's variables (same paths), for sampling and evaluation. */
+  gEma: Params;
+}
+
+export function ctxOf(params: Params, training: boolean): Ctx {
+  return { params, path: '', training };
+}
+
+/** z ~ P_z: N(0, I) or U(-1, 1) per cfg.latent, drawn with a seed from rng. [n, zDim] */
+export function sampleLatent(cfg: Config, rng: Rng, n: number): tf.Tensor2D {
+  return cfg.latent === 'uniform'
+    ? tf.randomUniform([n, cfg.zDim], -1, 1, 'float32', rng.seed())
+    : tf.randomNormal([n, cfg.zDim], 0, 1, 'float32', rng.seed());
+}
+
+/** What D's F sees of a real image at E's resolution: itself, or average-pooled to G's resolution (high-res E). */
+export function realForD(cfg: Config, xE: tf.Tensor4D): tf.Tensor4D {
+  const factor = cfg.eResolution / cfg.resolution;
+  if (factor === 1) return xE;
+  if (!Number.isInteger(factor)) {
+    throw new Error(`Expected eResolution to be a whole multiple of resolution, but got ${cfg.eResolution} and ${cfg.resolution}`);
+  }
+  return tf.avgPool(xE, factor, factor, 'valid');
+}
+
+/** E's output for x with noise eps drawn from rng (reproducible). */
+export function encode(models: Models, x: tf.Tensor4D, rng: Rng, training: boolean): EncoderOutput {
+  if (models.E === null) throw new Error('Expected an encoder, but this run has none (noEncoder)');
+  const eps = tf.randomNormal([x.shape[0], models.cfg.zDim], 0, 1, 'float32', rng.seed()) as tf.Tensor2D;
+  return E(ctxOf(models.E, training), models.cfg, x, eps);
+}
+
+/** D's scores of real pairs (x, E(x)) given E's z, or of x alone without E. */
+export function scoreReal(models: Models, xE: tf.Tensor4D, zE: tf.Tensor2D | null): Scores {
+  return D(ctxOf(models.D, true), models.cfg, realForD(models.cfg, xE), zE);
+}
+
+/** D's scores of generated pairs (G(z), z). */
+export function scoreFake(models: Models, xG: tf.Tensor4D, z: tf.Tensor2D): Scores {
+  return D(ctxOf(models.D, true), models.cfg, xG, models.E === null ? null : z);
+}
+
+/**
+ * Creates G, E, D and G_ema and builds their variables with one forward pass
+ * on a batch of 2 (inference mode, so no statistics move). Each network's
+ * initial weights come from its own seed, derived from cfg.seed.
+ */
+export function createModels(cfg: Config): Models {
+  const init = cfg.init;
+  const models: Models = {
+    cfg,
+    G: new Params('G', new Rng(cfg.seed * 4 + 1), init),
+    E: cfg.noEncoder ? null : new Params('E', new Rng(cfg.seed * 4 + 2), 'he'),
+    D: new Params('D', new Rng(cfg.seed * 4 + 3), init),
+    gEma: new Params('G_ema', new Rng(0), init),
+  };
+  tf.tidy(() => {
+    const rng = new Rng(cfg.seed * 4 + 4);
+    const z = sampleLatent(cfg, rng, 2);
+    const x = G(ctxOf(models.G, false), cfg, z);
+    const xE = tf.zeros([2, cfg.eResolution, cfg.eResolution, cfg.channels]) as tf.Tensor4D;
+    const zE = models.E === null ? null : encode(models, xE, rng, false).z_mean;
+    D(ctxOf(models.D, false), cfg, x, models.E === null ? null : z);
+    D(ctxOf(models.D, false), cfg, realForD(cfg, xE), zE);
+  });
+  for (const [path, v] of models.G.weights) models.gEma.weight(path, () => v.clone());
+  for (const [path, v] of models.G.state) models.gEma.stateVar(path, () => v.clone());
+  return models;
+}
+
+/** Pairs (ema, G) of every variable, for updateEma. */
+export function emaPairs(models: Models): Array<[tf.Variable, tf.Variable]> {
+  return models.G.all().map(([path, v]) => {
+    const ema = models.gEma.weights.get(path) ?? models.gEma.state.get(path);
+    if (ema === undefined) throw new Error(`Expected G_ema to have ${path}, but it does not`);
+    return [ema, v];
+  });
+}
+
+export function disposeModels(models: Models): void {
+  for (const p of [models.G, models.E, models.D, models.gEma]) p?.dispose();
+}

@@ -1,0 +1,211 @@
+/**
+ * A training run in a folder: `config.json` (the resolved config),
+ * `metrics.jsonl` (one line per E/G step), `samples-<step>.png` (EMA G on a
+ * fixed z), `recon-<step>.png` (rows of real x over rows of G(E(x))), and
+ * `ckpt-<step>.bin` checkpoints from which `resume` continues exactly.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from './backend';
+import { checkpointFile, listCheckpoints, loadLatestCheckpoint, saveCheckpoint } from './checkpoint';
+import { Config } from './config';
+import { BatchIterator, BatchIteratorState, Dataset, loadDataset, Split } from './data';
+import { ctxOf, encode, sampleLatent } from './model/bigbigan';
+import { G } from './model/generator';
+import { Params } from './model/params';
+import { writeImageGrid } from './png';
+import { Progress } from './progress';
+import { Rng } from './rng';
+import { createTrainState, disposeTrainState, dStep, egStep, TrainState } from './train';
+
+export const KIT_VERSION = '0.1.0';
+
+export interface RunOptions {
+  cfg: Config;
+  /** The run folder. */
+  out: string;
+  /** Continue the run in `out` from its newest checkpoint. */
+  resume?: boolean;
+  /** No progress line (tests). */
+  quiet?: boolean;
+  /** Use this dataset instead of loading cfg.dataset (tests, notebooks). */
+  dataset?: Dataset;
+}
+
+export interface RunResult {
+  out: string;
+  step: number;
+  /** Last values of the logged metrics. */
+  last: Record<string, number>;
+  samples: string;
+  reconstructions: string;
+  checkpoint: string;
+}
+
+/** What a checkpoint stores besides tensors. */
+interface CheckpointMeta {
+  kitVersion: string;
+  config: Config;
+  step: number;
+  rng: number;
+  batches: BatchIteratorState;
+  adamSteps: { D: number; G: number; E: number | null };
+}
+
+/** Keys that may change between a run and its resumption. */
+const RESUMABLE_KEYS: Array<keyof Config> = ['steps', 'sampleEvery', 'checkpointEvery', 'keepCheckpoints'];
+
+function sameRun(a: Config, b: Config): string[] {
+  return (Object.keys(a) as Array<keyof Config>).filter(
+    (k) => !RESUMABLE_KEYS.includes(k) && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}
+
+/** Every tensor a checkpoint holds, by stable name. */
+function checkpointTensors(state: TrainState): Array<[string, tf.Variable]> {
+  const { models } = state;
+  const named = (prefix: string, list: Array<[string, tf.Variable]>) => list.map(([k, v]) => [`${prefix}/${k}`, v] as [string, tf.Variable]);
+  return [
+    ...named('G', models.G.all()), ...named('E', models.E?.all() ?? []), ...named('D', models.D.all()),
+    ...named('G_ema', models.gEma.all()),
+    ...named('adam_D', state.optD.slots()), ...named('adam_G', state.optG.slots()), ...named('adam_E', state.optE?.slots() ?? []),
+  ];
+}
+
+function restore(state: TrainState, ckpt: { values: Map<string, { shape: number[]; data: Float32Array }>; file: string }, meta: CheckpointMeta): void {
+  const { models } = state;
+  const tensors = new Map<string, tf.Tensor>();
+  for (const [name, { shape, data }] of ckpt.values) tensors.set(name, tf.tensor(data, shape));
+  const put = (prefix: string, params: Params | null) => {
+    for (const [k, v] of params?.all() ?? []) {
+      const t = tensors.get(`${prefix}/${k}`);
+      if (t === undefined || t.shape.join() !== v.shape.join()) throw new Error(`Checkpoint ${ckpt.file} lacks ${prefix}/${k} of shape [${v.shape}]`);
+      v.assign(t);
+    }
+  };
+  put('G', models.G); put('E', models.E); put('D', models.D); put('G_ema', models.gEma);
+  const slots = (prefix: string) => new Map([...tensors].filter(([k]) => k.startsWith(`${prefix}/`)).map(([k, t]) => [k.slice(prefix.length + 1), t]));
+  state.optD.restore(meta.adamSteps.D, slots('adam_D'), models.D.weights);
+  state.optG.restore(meta.adamSteps.G, slots('adam_G'), models.G.weights);
+  if (state.optE && models.E) state.optE.restore(meta.adamSteps.E ?? 0, slots('adam_E'), models.E.weights);
+  tf.dispose([...tensors.values()]);
+  state.rng.setState(meta.rng);
+  state.step = meta.step;
+}
+
+/** The real-image batches of a run: E's resolution, padded 28 -> 32 where that suffices, else resized. */
+export function batchesFor(cfg: Config, split: Split): BatchIterator {
+  const pad = cfg.eResolution >= split.height && cfg.eResolution - split.height <= 4;
+  return new BatchIterator(split, {
+    batchSize: cfg.batchSize, seed: cfg.seed, resolution: cfg.eResolution, resize: pad ? 'pad' : 'resize',
+    crop: cfg.augmentCrop, flip: cfg.augmentFlip,
+  });
+}
+
+/** Writes EMA-G samples for the fixed z and the reconstruction grid of fixed real images. */
+function writePictures(state: TrainState, out: string, fixedZ: tf.Tensor2D, fixedX: tf.Tensor4D | null): { samples: string; reconstructions: string } {
+  const { models } = state;
+  const tag = String(state.step).padStart(8, '0');
+  const samples = path.join(out, `samples-${tag}.png`);
+  const reconstructions = path.join(out, `recon-${tag}.png`);
+  tf.tidy(() => {
+    writeImageGrid(samples, G(ctxOf(models.gEma, false), models.cfg, fixedZ), 8);
+    if (fixedX === null || models.E === null) return;
+    const rec = G(ctxOf(models.gEma, false), models.cfg, encode(models, fixedX, new Rng(0), false).z_mean);
+    const shown = tf.image.resizeBilinear(fixedX, [models.cfg.resolution, models.cfg.resolution]);
+    const rows: tf.Tensor4D[] = [];
+    for (let r = 0; r < fixedX.shape[0] / 8; r++) rows.push(tf.slice(shown, r * 8, 8), tf.slice(rec, r * 8, 8));
+    writeImageGrid(reconstructions, tf.concat(rows), 8);  // real row, then its reconstruction row
+  });
+  return { samples, reconstructions };
+}
+
+/**
+ * Whether every weight is finite: one sum over all of them (NaN and ±Inf
+ * propagate). Needed beside the loss check because a NaN weight can hide
+ * behind a ReLU (wasm's max(0, NaN) is 0) and leave the losses finite.
+ */
+function allFinite(state: TrainState): boolean {
+  const { G, E, D } = state.models;
+  const total = tf.tidy(() => tf.addN([G, E, D].flatMap((p) => [...(p?.weights.values() ?? [])].map((w) => tf.sum(w)))));
+  const ok = Number.isFinite(total.dataSync()[0]);
+  total.dispose();
+  return ok;
+}
+
+/** Trains (or resumes) a run; see the file comment for what it writes. */
+export async function trainRun(opts: RunOptions): Promise<RunResult> {
+  const { cfg, out } = opts;
+  const backend = await selectBackend({ quiet: opts.quiet });
+  const configFile = path.join(out, 'config.json');
+  const latest = opts.resume ? loadLatestCheckpoint<CheckpointMeta>(out) : null;
+  if (opts.resume && latest === null) throw new Error(`Expected a checkpoint to resume in ${out}, but found none`);
+  if (!opts.resume && (fs.existsSync(configFile) || listCheckpoints(out).length > 0)) {
+    throw new Error(`Output folder ${out} already holds a run: pass --resume to continue it, or choose another --out`);
+  }
+  if (latest !== null) {
+    const differs = sameRun(latest.meta.config, cfg);
+    if (differs.length > 0) throw new Error(`Expected the config of the run in ${out}, but ${differs.map((k) => `${k} differs`).join(', ')}`);
+  }
+  const dataset = opts.dataset ?? await loadDataset(cfg.dataset, { path: cfg.dataPath || undefined, seed: cfg.seed });
+  if (dataset.train.channels !== cfg.channels) {
+    throw new Error(`Expected ${cfg.channels}-channel images (config 'channels'), but ${cfg.dataset} has ${dataset.train.channels}`);
+  }
+  const batches = batchesFor(cfg, dataset.train);
+  const state = createTrainState(cfg);
+  if (latest !== null) {
+    restore(state, latest, latest.meta);
+    batches.setState(latest.meta.batches);
+  }
+  fs.mkdirSync(out, { recursive: true });
+  fs.writeFileSync(configFile, JSON.stringify(cfg, null, 2) + '\n');
+  const metricsFile = path.join(out, 'metrics.jsonl');
+
+  const fixedRng = new Rng(cfg.seed + 7919);  // fixed z and x for pictures, independent of training noise
+  const fixedZ = sampleLatent(cfg, fixedRng, 64);
+  const nFixed = Math.min(32, Math.floor(dataset.trainVal.count / 8) * 8);  // rows of 8 in the reconstruction grid
+  const fixedX = state.models.E === null || nFixed === 0 ? null
+    : batchesFor({ ...cfg, batchSize: nFixed, augmentCrop: 0, augmentFlip: false }, dataset.trainVal).next().x;
+  const save = () => saveCheckpoint<CheckpointMeta>(out, state.step, {
+    kitVersion: KIT_VERSION, config: cfg, step: state.step, rng: state.rng.getState(), batches: batches.getState(),
+    adamSteps: { D: state.optD.t, G: state.optG.t, E: state.optE?.t ?? null },
+  }, checkpointTensors(state), cfg.keepCheckpoints);
+
+  const progress = opts.quiet ? null : new Progress(cfg.steps, 'train');
+  const start = Date.now(), firstStep = state.step;
+  let last: Record<string, number> = {};
+  let checkpoint = latest?.file ?? '';
+  let pictures = { samples: '', reconstructions: '' };
+  try {
+    while (state.step < cfg.steps) {
+      const metrics: Record<string, number> = {};
+      for (let k = 0; k < cfg.dSteps; k++) {
+        const { x } = batches.next();
+        Object.assign(metrics, dStep(state, x));
+        x.dispose();
+      }
+      const { x } = batches.next();
+      Object.assign(metrics, egStep(state, x));
+      x.dispose();
+      const weightsFinite = allFinite(state);
+      if (!Number.isFinite(metrics.L_D) || !Number.isFinite(metrics.L_EG) || !weightsFinite) {
+        throw new Error(`Non-finite ${weightsFinite ? 'loss' : 'weights'} at step ${state.step} (L_D = ${metrics.L_D}, L_EG = ${metrics.L_EG}): stopping. ` +
+                        (checkpoint ? `The last good checkpoint is ${checkpoint}.` : 'No checkpoint was written yet.'));
+      }
+      const imgPerSec = ((state.step - firstStep) * cfg.batchSize * (cfg.dSteps + 1)) / ((Date.now() - start) / 1000);
+      last = { step: state.step, ...metrics, lr_G: state.optG.lr, lr_D: state.optD.lr, lr_E: state.optE?.lr ?? 0, img_per_s: imgPerSec };
+      fs.appendFileSync(metricsFile, JSON.stringify({ ...last, backend: backend.tfBackend, time: new Date().toISOString() }) + '\n');
+      progress?.update(state.step, { L_D: metrics.L_D, L_EG: metrics.L_EG, 'img/s': imgPerSec });
+      const end = state.step === cfg.steps;
+      if (end || state.step % cfg.sampleEvery === 0) pictures = writePictures(state, out, fixedZ, fixedX);
+      if (end || state.step % cfg.checkpointEvery === 0) checkpoint = save();
+    }
+    progress?.finish();
+    if (pictures.samples === '') pictures = writePictures(state, out, fixedZ, fixedX);
+    if (checkpoint === '' || checkpoint !== checkpointFile(out, state.step)) checkpoint = save();
+  } finally {
+    tf.dispose([fixedZ, ...(fixedX ? [fixedX] : [])]);
+    disposeTrainState(state);
+  }
+  return { out, step: state.step, last, ...pictures, checkpoint };
+}

@@ -1,0 +1,113 @@
+/**
+ * One training step per update, as in the paper's Algorithm (BigGAN
+ * conventions): a D step minimises L_D with G and E fixed; an E/G step
+ * minimises L_EG with D fixed. Separate Adam optimisers for D, G and E, E's
+ * learning rate = G's x eLrMult (the paper's "decoupled E optimisation").
+ * Every tensor a step makes is freed before it returns.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Config } from './config';
+import { lossD, lossEG, lossTerms, Scores } from './losses';
+import { createModels, ctxOf, emaPairs, encode, Models, sampleLatent, scoreFake, scoreReal } from './model/bigbigan';
+import { G } from './model/generator';
+import { Adam, updateEma } from './optim';
+import { Rng } from './rng';
+
+/** Everything a run updates: networks, optimisers, the noise RNG and the step count. */
+export interface TrainState {
+  models: Models;
+  optD: Adam;
+  optG: Adam;
+  optE: Adam | null;
+  /** Draws z and E's noise; its state is checkpointed. */
+  rng: Rng;
+  /** E/G steps done. */
+  step: number;
+}
+
+export function createTrainState(cfg: Config): TrainState {
+  const models = createModels(cfg);
+  return {
+    models,
+    optD: new Adam(cfg.lrD, cfg.beta1, cfg.beta2),
+    optG: new Adam(cfg.lrG, cfg.beta1, cfg.beta2),
+    optE: models.E === null ? null : new Adam(cfg.lrG * cfg.eLrMult, cfg.beta1, cfg.beta2),
+    rng: new Rng(cfg.seed),
+    step: 0,
+  };
+}
+
+/** Scalars to log: their values, read once. */
+function readScalars(named: Record<string, tf.Scalar>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(named)) out[k] = v.dataSync()[0];
+  return out;
+}
+
+/** Means of the scores, named e.g. real_s_x, for the log. */
+function scoreMeans(prefix: string, s: Scores): Record<string, tf.Scalar> {
+  const out: Record<string, tf.Scalar> = {};
+  for (const [k, v] of Object.entries(s)) if (v) out[`${prefix}_${k}`] = tf.keep(tf.mean(v));
+  return out;
+}
+
+/**
+ * D step: ẑ = E(x) and x̂ = G(z) without gradients (E and G in training mode,
+ * as the reference), then one Adam update of D on L_D.
+ * @param x real images at E's resolution, [B, R_E, R_E, C]
+ */
+export function dStep(state: TrainState, x: tf.Tensor4D): Record<string, number> {
+  const { models } = state;
+  const { cfg } = models;
+  const terms = lossTerms(cfg);
+  const logged: Record<string, tf.Scalar> = {};
+  tf.tidy(() => {
+    const z = sampleLatent(cfg, state.rng, x.shape[0]);
+    const xG = G(ctxOf(models.G, true), cfg, z);
+    const zE = models.E === null ? null : encode(models, x, state.rng, true).z_sample;
+    const { value, grads } = tf.variableGrads(() => {
+      const real = scoreReal(models, x, zE), fake = scoreFake(models, xG, z);
+      const { loss, parts } = lossD(real, fake, terms);
+      for (const [k, v] of Object.entries(parts)) logged[k] = tf.keep(v);
+      Object.assign(logged, scoreMeans('real', real), scoreMeans('fake', fake));
+      return loss;
+    }, [...models.D.weights.values()]);
+    logged.L_D = tf.keep(value);
+    state.optD.step(models.D.weights, grads);
+  });
+  const out = readScalars(logged);
+  tf.dispose(Object.values(logged));
+  return out;
+}
+
+/** E/G step: one Adam update of G and of E on L_EG (D fixed), then the EMA of G. */
+export function egStep(state: TrainState, x: tf.Tensor4D): Record<string, number> {
+  const { models } = state;
+  const { cfg } = models;
+  const terms = lossTerms(cfg);
+  const trainable = [...models.G.weights.values(), ...(models.E?.weights.values() ?? [])];
+  let loss!: tf.Scalar;
+  tf.tidy(() => {
+    const z = sampleLatent(cfg, state.rng, x.shape[0]);
+    const { value, grads } = tf.variableGrads(() => {
+      const zE = models.E === null ? null : encode(models, x, state.rng, true).z_sample;
+      const real = scoreReal(models, x, zE);
+      const fake = scoreFake(models, G(ctxOf(models.G, true), cfg, z), z);
+      return lossEG(real, fake, terms);
+    }, trainable);
+    loss = tf.keep(value);
+    state.optG.step(models.G.weights, grads);
+    if (state.optE && models.E) state.optE.step(models.E.weights, grads);
+  });
+  state.step++;
+  updateEma(emaPairs(models), cfg.emaDecay, state.step <= cfg.emaStart);
+  const out = { L_EG: loss.dataSync()[0] };
+  loss.dispose();
+  return out;
+}
+
+/** Releases every variable of the state. */
+export function disposeTrainState(state: TrainState): void {
+  for (const p of [state.models.G, state.models.E, state.models.D, state.models.gEma]) p?.dispose();
+  for (const o of [state.optD, state.optG, state.optE]) o?.dispose();
+}

@@ -1,0 +1,33 @@
+/** Presets, ablation rows and --set overrides (src/presets.ts). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULT_CONFIG } from '../src/config';
+import { ABLATIONS, PRESETS, resolveConfig } from '../src/presets';
+
+test('preset -> ablation -> settings, in that order', () => {
+  const cfg = resolveConfig('bench32', 'deterministic-e', ['batchSize=8', 'latent=uniform', 'gMults=2,2,1,1', 'augmentFlip=true']);
+  assert.equal(cfg.zDim, 64);                 // from the preset
+  assert.equal(cfg.eStochastic, false);       // from the ablation
+  assert.equal(cfg.batchSize, 8);             // overrides the preset's 64
+  assert.equal(cfg.latent, 'uniform');
+  assert.deepEqual(cfg.gMults, [2, 2, 1, 1]);
+  assert.equal(cfg.augmentFlip, true);
+  assert.deepEqual(resolveConfig(), { ...DEFAULT_CONFIG });
+});
+
+test('every ablation row changes only keys the Config has', () => {
+  for (const [name, row] of Object.entries({ ...ABLATIONS, ...PRESETS })) {
+    for (const key of Object.keys(row.delta)) assert.ok(key in DEFAULT_CONFIG, `${name} sets unknown key ${key}`);
+  }
+});
+
+test('unknown names, keys and wrongly typed values are one clear error each', () => {
+  assert.throws(() => resolveConfig('mnsit'), /Expected a preset \(mnist, .*\), but got 'mnsit'/);
+  assert.throws(() => resolveConfig('mnist', 'tiny-e'), /Expected an ablation \(base, .*\), but got 'tiny-e'/);
+  assert.throws(() => resolveConfig('mnist', 'base', ['lr=3']), /Expected a config key \(.*\), but got 'lr'/);
+  assert.throws(() => resolveConfig('mnist', 'base', ['steps=ten']), /Expected a number for config key 'steps', but got 'ten'/);
+  assert.throws(() => resolveConfig('mnist', 'base', ['eStochastic=yes']), /Expected true or false for config key 'eStochastic', but got 'yes'/);
+  assert.throws(() => resolveConfig('mnist', 'base', ['unary=half']), /Expected one of both, x, z, none for config key 'unary', but got 'half'/);
+  assert.throws(() => resolveConfig('mnist', 'base', ['gMults=4,x']), /Expected a comma-separated list of positive whole numbers for config key 'gMults'/);
+  assert.throws(() => resolveConfig('mnist', 'base', ['steps']), /Expected --set key=value, but got 'steps'/);
+});
