@@ -16,13 +16,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Config } from './config';
+import { Scores } from './model/discriminator';
 
-/** D's three scores for a batch of pairs; null where a term does not exist. */
-export interface Scores {
-  s_x: tf.Tensor1D;
-  s_z: tf.Tensor1D | null;
-  s_xz: tf.Tensor1D | null;
-}
+export { Scores };
 
 /** Which score terms enter the losses. */
 export interface Terms {

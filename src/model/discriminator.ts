@@ -29,12 +29,14 @@ export interface Scores {
 
 /**
  * One residual down-block (BigGAN Fig. 15c): [ReLU] -> conv3x3 -> ReLU -> conv3x3,
- * plus a conv1x1 shortcut, both 2x2 average-pooled when `down`.
- * [B, H, W, Cin] -> [B, H/2, W/2, Cout] (or [B, H, W, Cout]).
+ * plus a conv1x1 shortcut, both 2x2 average-pooled when `down`. As in BigGAN's code,
+ * the shortcut is the identity when the block keeps both width and size (the last block
+ * of the 128x128 D; no bench32 block). [B, H, W, Cin] -> [B, H/2, W/2, Cout] (or [B, H, W, Cout]).
  */
 function downBlock(ctx: Ctx, x: tf.Tensor4D, outChannels: number, preact: boolean, down: boolean): tf.Tensor4D {
   let h = conv2d(sub(ctx, 'conv1'), preact ? tf.relu(x) : x, outChannels);    // [B, H, W, Cout]
   h = conv2d(sub(ctx, 'conv2'), tf.relu(h), outChannels);
+  if (!down && x.shape[3] === outChannels) return tf.add(h, x);
   // A 1x1 conv commutes with average pooling; pooling first is 4x cheaper.
   const shortcut = conv2d(sub(ctx, 'shortcut'), down ? avgPool2x(x) : x, outChannels, { kernel: 1 });
   return tf.add(down ? avgPool2x(h) : h, shortcut);                          // [B, H/2, W/2, Cout]
