@@ -106,10 +106,13 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
   const M = info.batchSize * info.outHeight * info.outWidth;
 
   const xT = callKernel('Transpose', { x }, { perm: [3, 0, 1, 2] }, backend);  // [CI, B, H, W]
-  const cols = backend.makeOutput([K, M], 'float32');
-  // Views are taken after the last allocation: a heap growth would detach them.
-  im2colTransposed(backend.typedArrayFromHeap(xT), backend.typedArrayFromHeap(cols), info);
-  backend.disposeData(xT.dataId);
+  let cols = view(xT, [K, M]);  // a 1x1, stride-1 conv: im2col(x)ᵀ is xᵀ itself
+  if (K !== info.inChannels || M !== x.shape[0] * x.shape[1] * x.shape[2]) {
+    cols = backend.makeOutput([K, M], 'float32');
+    // Views are taken after the last allocation: a heap growth would detach them.
+    im2colTransposed(backend.typedArrayFromHeap(xT), backend.typedArrayFromHeap(cols), info);
+    backend.disposeData(xT.dataId);
+  }
 
   const dW = callKernel('BatchMatMul', { a: cols, b: view(dy, [M, info.outChannels]) },
                         { transposeA: false, transposeB: false }, backend);  // [1, K, CO]
