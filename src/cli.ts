@@ -10,6 +10,7 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import { selectBackend } from './backend';
 import { runDemo } from './demo';
+import { countParameters } from './model/bigbigan';
 import { ABLATIONS, PRESETS, resolveConfig } from './presets';
 import { trainRun } from './run';
 
@@ -20,6 +21,8 @@ Commands:
             train BigBiGAN; writes config.json, metrics.jsonl, sample and reconstruction
             grids and checkpoints to DIR (default runs/<preset>-<ablation>-<time>)
   presets   list the presets and the paper's ablation rows with their config deltas
+  params [--preset NAME] [--ablation NAME] [--set key=value ...]
+            build a configuration's networks and print their parameter counts
   demo [--steps N] [--batch N] [--out DIR] [--seed N] [--backend NAME]
             train a small convnet on the embedded MNIST, write a picture and metrics
   backend [--backend NAME]
@@ -75,6 +78,23 @@ async function main(argv: string[]): Promise<void> {
       console.log(`samples: ${r.samples}\nreconstructions: ${r.reconstructions}\ncheckpoint: ${r.checkpoint}\nmetrics: ${path.join(out, 'metrics.jsonl')}`);
       return;
     }
+    case 'params': {
+      const preset = (values.preset as string | undefined) ?? 'mnist', ablation = (values.ablation as string | undefined) ?? 'base';
+      let cfg;
+      try {
+        cfg = resolveConfig(preset, ablation, [...((values.set as string[] | undefined) ?? [])]);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      await selectBackend({ force });
+      const started = Date.now();
+      const c = countParameters({ ...cfg, init: 'normal' });  // cheap init: only the shapes matter here
+      const total = c.G + c.D + (c.E ? c.E.trunk + c.E.head : 0);
+      const fmt = (n: number) => n.toLocaleString('en-US');
+      console.log(`${preset}/${ablation}: G ${fmt(c.G)}; E ${c.E ? `${fmt(c.E.trunk + c.E.head)} (trunk ${fmt(c.E.trunk)}, MLP head ${fmt(c.E.head)})` : 'none'}; ` +
+                  `D ${fmt(c.D)}; total ${fmt(total)} trainable parameters (built in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      return;
+    }
     case 'presets': {
       console.log('Presets (bigbigan train --preset NAME):');
       for (const [name, p] of Object.entries(PRESETS)) console.log(`  ${name.padEnd(12)} ${p.about}\n  ${''.padEnd(12)} ${JSON.stringify(p.delta)}`);
@@ -97,7 +117,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     default:
-      throw new UsageError(`Expected a command (train, presets, demo, backend, help), but got '${command}'`);
+      throw new UsageError(`Expected a command (train, presets, params, demo, backend, help), but got '${command}'`);
   }
 }
 

@@ -1,6 +1,20 @@
 /** The BigBiGAN research kit: what notebooks and scripts import. */
 export * from './backend';
 export * from './rng';
+export * from './config';
+export * from './presets';
+export * from './losses';
+export * from './optim';
+export * from './checkpoint';
+export * from './train';
+export * from './run';
+export * from './model/bigbigan';
+export { G } from './model/generator';
+export { E, EncoderOutput } from './model/encoder';
+export { D, F, H, J } from './model/discriminator';
+export { Params, Ctx } from './model/params';
 export * from './classifier';
 export * from './data';
+export * from './png';
+export * from './progress';
 export { registerWasmConvGradients } from './kernels/wasm_conv2d_grads';

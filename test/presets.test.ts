@@ -31,3 +31,11 @@ test('unknown names, keys and wrongly typed values are one clear error each', ()
   assert.throws(() => resolveConfig('mnist', 'base', ['gMults=4,x']), /Expected a comma-separated list of positive whole numbers for config key 'gMults'/);
   assert.throws(() => resolveConfig('mnist', 'base', ['steps']), /Expected --set key=value, but got 'steps'/);
 });
+
+test('bench32 has exactly the PyTorch reference parameter counts (G 143,394, E 423,296, D 371,572)', async () => {
+  const { selectBackend } = await import('../src/backend');
+  const { countParameters } = await import('../src/model/bigbigan');
+  await selectBackend({ force: 'wasm', quiet: true });
+  const c = countParameters(resolveConfig('bench32'));
+  assert.deepEqual([c.G, c.E!.trunk + c.E!.head, c.D], [143_394, 423_296, 371_572]);
+});

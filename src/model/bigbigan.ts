@@ -8,7 +8,7 @@ import { Config } from '../config';
 import { Scores } from '../losses';
 import { Rng } from '../rng';
 import { D } from './discriminator';
-import { E, EncoderOutput } from './encoder';
+import { countEncoderWeights, E, EncoderOutput } from './encoder';
 import { G } from './generator';
 import { Ctx, Params } from './params';
 
@@ -62,11 +62,11 @@ export function scoreFake(models: Models, xG: tf.Tensor4D, z: tf.Tensor2D): Scor
 
 /**
  * Creates G, E, D and G_ema and builds their variables with one forward pass
- * on a batch of 2 (inference mode, so no statistics move). Each network's
+ * on a batch of `batch` (inference mode, so no statistics move). Each network's
  * initial weights come from its own seed, derived from cfg.seed.
  */
-export function createModels(cfg: Config): Models {
-  const init = cfg.init;
+export function createModels(cfg: Config, opts: { batch?: number; ema?: boolean } = {}): Models {
+  const init = cfg.init, n = opts.batch ?? 2;
   const models: Models = {
     cfg,
     G: new Params('G', new Rng(cfg.seed * 4 + 1), init),
@@ -76,16 +76,30 @@ export function createModels(cfg: Config): Models {
   };
   tf.tidy(() => {
     const rng = new Rng(cfg.seed * 4 + 4);
-    const z = sampleLatent(cfg, rng, 2);
+    const z = sampleLatent(cfg, rng, n);
     const x = G(ctxOf(models.G, false), cfg, z);
-    const xE = tf.zeros([2, cfg.eResolution, cfg.eResolution, cfg.channels]) as tf.Tensor4D;
+    const xE = tf.zeros([n, cfg.eResolution, cfg.eResolution, cfg.channels]) as tf.Tensor4D;
     const zE = models.E === null ? null : encode(models, xE, rng, false).z_mean;
     D(ctxOf(models.D, false), cfg, x, models.E === null ? null : z);
     D(ctxOf(models.D, false), cfg, realForD(cfg, xE), zE);
   });
-  for (const [path, v] of models.G.weights) models.gEma.weight(path, () => v.clone());
-  for (const [path, v] of models.G.state) models.gEma.stateVar(path, () => v.clone());
+  if (opts.ema ?? true) {
+    for (const [path, v] of models.G.weights) models.gEma.weight(path, () => v.clone());
+    for (const [path, v] of models.G.state) models.gEma.stateVar(path, () => v.clone());
+  }
   return models;
+}
+
+/** Trainable parameter counts of a config's networks (built at batch 1, without the EMA copy). */
+export function countParameters(cfg: Config): { G: number; E: { trunk: number; head: number } | null; D: number } {
+  const models = createModels(cfg, { batch: 1, ema: false });
+  const counts = {
+    G: models.G.countWeights(),
+    E: models.E === null ? null : countEncoderWeights(ctxOf(models.E, false)),
+    D: models.D.countWeights(),
+  };
+  disposeModels(models);
+  return counts;
 }
 
 /** Pairs (ema, G) of every variable, for updateEma. */
