@@ -13,16 +13,16 @@ export interface Preset {
 
 export const PRESETS: Record<string, Preset> = {
   mnist: {
-    about: 'embedded MNIST padded to 32x32; the default, sized for a ~10 minute run on 2 CPU cores',
+    about: 'embedded MNIST padded to 32x32; the default, sized for a ~10 minute run on 2 CPU cores (add --steps for longer)',
     delta: {},
   },
   fashion: {
     about: 'Fashion-MNIST (Debian dataset-fashion-mnist) padded to 32x32',
-    delta: { dataset: 'fashion', steps: 2000 },
+    delta: { dataset: 'fashion' },
   },
   cifar10: {
     about: 'CIFAR-10 (binary version, --set dataPath=DIR), 32x32 RGB, crop+flip augmentation',
-    delta: { dataset: 'cifar10', channels: 3, augmentCrop: 4, augmentFlip: true, gCh: 32, dCh: 32, eCh: 32, zDim: 64, steps: 5000 },
+    delta: { dataset: 'cifar10', channels: 3, augmentCrop: 4, augmentFlip: true, gCh: 32, dCh: 32, eCh: 32, eMlp: 256, dMlp: 256, zDim: 64, steps: 5000, emaDecay: 0.999, sampleEvery: 250, checkpointEvery: 500 },
   },
   bench32: {
     about: 'the throughput yardstick of shared/bench/BENCH32.md (same networks as torch_reference.py)',

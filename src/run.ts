@@ -8,10 +8,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from './backend';
-import { checkpointFile, listCheckpoints, loadLatestCheckpoint, saveCheckpoint } from './checkpoint';
+import { Checkpoint, checkpointFile, listCheckpoints, loadCheckpoint, loadLatestCheckpoint, saveCheckpoint } from './checkpoint';
 import { Config } from './config';
 import { BatchIterator, BatchIteratorState, Dataset, loadDataset, Split } from './data';
-import { ctxOf, encode, sampleLatent } from './model/bigbigan';
+import { createModels, ctxOf, encode, Models, sampleLatent } from './model/bigbigan';
 import { G } from './model/generator';
 import { Params } from './model/params';
 import { writeImageGrid } from './png';
@@ -72,25 +72,47 @@ function checkpointTensors(state: TrainState): Array<[string, tf.Variable]> {
   ];
 }
 
-function restore(state: TrainState, ckpt: { values: Map<string, { shape: number[]; data: Float32Array }>; file: string }, meta: CheckpointMeta): void {
-  const { models } = state;
-  const tensors = new Map<string, tf.Tensor>();
-  for (const [name, { shape, data }] of ckpt.values) tensors.set(name, tf.tensor(data, shape));
+type Values = Map<string, { shape: number[]; data: Float32Array }>;
+
+/** Assigns the checkpointed values of G, E, D and G_ema to `models`. */
+function restoreModels(models: Models, values: Values, file: string): void {
   const put = (prefix: string, params: Params | null) => {
     for (const [k, v] of params?.all() ?? []) {
-      const t = tensors.get(`${prefix}/${k}`);
-      if (t === undefined || t.shape.join() !== v.shape.join()) throw new Error(`Checkpoint ${ckpt.file} lacks ${prefix}/${k} of shape [${v.shape}]`);
-      v.assign(t);
+      const t = values.get(`${prefix}/${k}`);
+      if (t === undefined || t.shape.join() !== v.shape.join()) throw new Error(`Checkpoint ${file} lacks ${prefix}/${k} of shape [${v.shape}]`);
+      tf.tidy(() => v.assign(tf.tensor(t.data, t.shape)));
     }
   };
   put('G', models.G); put('E', models.E); put('D', models.D); put('G_ema', models.gEma);
-  const slots = (prefix: string) => new Map([...tensors].filter(([k]) => k.startsWith(`${prefix}/`)).map(([k, t]) => [k.slice(prefix.length + 1), t]));
-  state.optD.restore(meta.adamSteps.D, slots('adam_D'), models.D.weights);
-  state.optG.restore(meta.adamSteps.G, slots('adam_G'), models.G.weights);
-  if (state.optE && models.E) state.optE.restore(meta.adamSteps.E ?? 0, slots('adam_E'), models.E.weights);
-  tf.dispose([...tensors.values()]);
+}
+
+function restore(state: TrainState, ckpt: Checkpoint<CheckpointMeta>): void {
+  const { models } = state;
+  const meta = ckpt.meta;
+  restoreModels(models, ckpt.values, ckpt.file);
+  const slots = (prefix: string) => new Map([...ckpt.values].filter(([k]) => k.startsWith(`${prefix}/`))
+    .map(([k, t]) => [k.slice(prefix.length + 1), tf.tensor(t.data, t.shape)]));
+  for (const [opt, prefix, params, t] of [[state.optD, 'adam_D', models.D, meta.adamSteps.D], [state.optG, 'adam_G', models.G, meta.adamSteps.G],
+                                          [state.optE, 'adam_E', models.E, meta.adamSteps.E ?? 0]] as const) {
+    if (opt === null || params === null) continue;
+    const values = slots(prefix);
+    opt.restore(t, values, params.weights);
+    tf.dispose([...values.values()]);
+  }
   state.rng.setState(meta.rng);
   state.step = meta.step;
+}
+
+/**
+ * The networks of a checkpoint file (or of the newest checkpoint in a run
+ * folder), for sampling and evaluation. The caller disposes them (disposeModels).
+ */
+export function loadModels(fileOrDir: string): { models: Models; step: number; file: string } {
+  const ckpt = fs.statSync(fileOrDir).isDirectory() ? loadLatestCheckpoint<CheckpointMeta>(fileOrDir) : loadCheckpoint<CheckpointMeta>(fileOrDir);
+  if (ckpt === null) throw new Error(`Expected a checkpoint in ${fileOrDir}, but found none`);
+  const models = createModels(ckpt.meta.config);
+  restoreModels(models, ckpt.values, ckpt.file);
+  return { models, step: ckpt.meta.step, file: ckpt.file };
 }
 
 /** The real-image batches of a run: E's resolution, padded 28 -> 32 where that suffices, else resized. */
@@ -154,7 +176,7 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
   const batches = batchesFor(cfg, dataset.train);
   const state = createTrainState(cfg);
   if (latest !== null) {
-    restore(state, latest, latest.meta);
+    restore(state, latest);
     batches.setState(latest.meta.batches);
   }
   fs.mkdirSync(out, { recursive: true });
