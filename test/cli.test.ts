@@ -1,0 +1,57 @@
+/** The command line (src/cli.ts) as a user runs it: clear errors, listings, parameter counts, a tiny run. */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const CLI = path.join(__dirname, '..', 'src', 'cli.js');
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, BIGBIGAN_BACKEND: 'wasm' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('bigbigan CLI', () => {
+  test('bad input is one clear error with exit code 2 and nothing written', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-'));
+    const cases: Array<[string[], RegExp]> = [
+      [['train', '--preset', 'mnsit', '--out', out], /bigbigan: Expected a preset \(mnist, .*\), but got 'mnsit'/],
+      [['train', '--ablation', 'tiny', '--out', out], /Expected an ablation \(base, .*\), but got 'tiny'/],
+      [['train', '--set', 'zdim=3', '--out', out], /Expected a config key \(.*\), but got 'zdim'/],
+      [['train', '--set', 'zDim=many', '--out', out], /Expected a number for config key 'zDim', but got 'many'/],
+      [['train', '--steps', '0', '--out', out], /Expected --steps to be a whole number ≥ 1, but got '0'/],
+      [['train', '--frob'], /Unknown option '--frob'/],
+      [['fly'], /Expected a command \(train, presets, params, demo, backend, help\), but got 'fly'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = run(...args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, message);
+      assert.equal(r.err.trim().split('\n').length, 2, `one error line and a usage hint: ${r.err}`);
+    }
+    assert.deepEqual(fs.readdirSync(out), []);
+  });
+
+  test('presets lists every preset and ablation row; params reports bench32 exactly', () => {
+    const listing = run('presets');
+    assert.equal(listing.code, 0);
+    for (const name of ['mnist', 'bench32', 'imagenet128', 'deterministic-e', 'no-unaries', 'revnet-x4', 'e-lr-1x']) assert.match(listing.out, new RegExp(`\\b${name}\\b`));
+    const params = run('params', '--preset', 'bench32');
+    assert.equal(params.code, 0, params.err);
+    assert.match(params.out, /G 143,394; E 423,296 \(trunk 291,584, MLP head 131,712\); D 371,572; total 938,262/);
+  });
+
+  test('train runs a tiny configuration end to end and says where its pictures are', () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cli-')), 'run');
+    const r = run('train', '--steps', '2', '--out', out, '--set', 'batchSize=4', '--set', 'sampleEvery=1');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, new RegExp(`samples: ${out}/samples-00000002\\.png`));
+    for (const f of ['config.json', 'metrics.jsonl', 'samples-00000001.png', 'recon-00000002.png', 'ckpt-00000002.bin']) {
+      assert.ok(fs.existsSync(path.join(out, f)), f);
+    }
+    const again = run('train', '--steps', '2', '--out', out);
+    assert.equal(again.code, 1);
+    assert.match(again.err, /already holds a run: pass --resume to continue it/);
+  });
+});
