@@ -182,6 +182,11 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
   fs.mkdirSync(out, { recursive: true });
   fs.writeFileSync(configFile, JSON.stringify(cfg, null, 2) + '\n');
   const metricsFile = path.join(out, 'metrics.jsonl');
+  if (latest !== null && fs.existsSync(metricsFile)) {
+    // Steps logged after the checkpoint (a crash) will be trained again: drop their lines.
+    const kept = fs.readFileSync(metricsFile, 'utf8').split('\n').filter((l) => l && JSON.parse(l).step <= latest.meta.step);
+    fs.writeFileSync(metricsFile, kept.map((l) => l + '\n').join(''));
+  }
 
   const fixedRng = new Rng(cfg.seed + 7919);  // fixed z and x for pictures, independent of training noise
   const fixedZ = sampleLatent(cfg, fixedRng, 64);

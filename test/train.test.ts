@@ -66,6 +66,7 @@ describe('trainer', () => {
     const straight = tmp(), resumed = tmp();
     const a = await trainRun({ cfg: tiny({ steps: 4 }), out: straight, quiet: true, dataset: mnist });
     await trainRun({ cfg: tiny({ steps: 2 }), out: resumed, quiet: true, dataset: mnist });
+    fs.appendFileSync(path.join(resumed, 'metrics.jsonl'), JSON.stringify({ step: 3, L_D: 1 }) + '\n');  // logged, then a crash
     const b = await trainRun({ cfg: tiny({ steps: 4 }), out: resumed, quiet: true, dataset: mnist, resume: true });
     assert.equal(b.step, 4);
     const wa = weightsOf(a.checkpoint), wb = weightsOf(b.checkpoint);
@@ -76,7 +77,8 @@ describe('trainer', () => {
     for (const f of ['config.json', 'metrics.jsonl', 'samples-00000004.png', 'recon-00000004.png']) {
       assert.ok(fs.existsSync(path.join(resumed, f)), f);
     }
-    assert.equal(fs.readFileSync(path.join(resumed, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 4);
+    const steps = fs.readFileSync(path.join(resumed, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
+    assert.deepEqual(steps, [1, 2, 3, 4], 'lines logged after the checkpoint are replaced, not duplicated');
   });
 
   test('a non-finite loss stops the run with a clear message and keeps the last good checkpoint', async () => {
