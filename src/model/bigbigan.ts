@@ -74,15 +74,18 @@ export function createModels(cfg: Config, opts: { batch?: number; ema?: boolean 
     D: new Params('D', new Rng(cfg.seed * 4 + 3), init),
     gEma: new Params('G_ema', new Rng(0), init),
   };
-  tf.tidy(() => {
-    const rng = new Rng(cfg.seed * 4 + 4);
-    const z = sampleLatent(cfg, rng, n);
-    const x = G(ctxOf(models.G, false), cfg, z);
+  // One network per tidy: the paper-scale preset's activations would not fit the wasm heap together.
+  const rng = new Rng(cfg.seed * 4 + 4);
+  const z = sampleLatent(cfg, rng, n);
+  const x = tf.tidy(() => G(ctxOf(models.G, false), cfg, z));
+  tf.tidy(() => { D(ctxOf(models.D, false), cfg, x, models.E === null ? null : z); });
+  if (models.E !== null) {
     const xE = tf.zeros([n, cfg.eResolution, cfg.eResolution, cfg.channels]) as tf.Tensor4D;
-    const zE = models.E === null ? null : encode(models, xE, rng, false).z_mean;
-    D(ctxOf(models.D, false), cfg, x, models.E === null ? null : z);
-    D(ctxOf(models.D, false), cfg, realForD(cfg, xE), zE);
-  });
+    const zE = tf.tidy(() => encode(models, xE, rng, false).z_mean);
+    tf.tidy(() => { D(ctxOf(models.D, false), cfg, realForD(cfg, xE), zE); });
+    tf.dispose([xE, zE]);
+  }
+  tf.dispose([z, x]);
   if (opts.ema ?? true) {
     for (const [path, v] of models.G.weights) models.gEma.weight(path, () => v.clone());
     for (const [path, v] of models.G.state) models.gEma.stateVar(path, () => v.clone());
