@@ -120,7 +120,7 @@ describe('E', () => {
     test(`${eArch} x1, x2, x4 build and the trunk grows about 4x per doubling of width`, (t) => {
       const trunks: number[] = [];
       for (const eWidth of [1, 2, 4]) {
-        const cfg: Config = { ...DEFAULT_CONFIG, eArch, eWidth };
+        const cfg: Config = { ...DEFAULT_CONFIG, eCh: 16, eArch, eWidth };  // the counts below are for eCh 16
         const { ctx, shapes, counts } = build(cfg);
         assert.deepEqual(shapes.avepool, [2, 64 * eWidth]);
         assert.deepEqual(shapes.bn_crelu, [2, 128 * eWidth]);
