@@ -9,6 +9,7 @@
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { selectBackend } from './backend';
+import { benchKernels } from './bench_kernels';
 import { runDemo } from './demo';
 import { countParameters } from './model/bigbigan';
 import { ABLATIONS, PRESETS, resolveConfig } from './presets';
@@ -23,6 +24,8 @@ Commands:
   presets   list the presets and the paper's ablation rows with their config deltas
   params [--preset NAME] [--ablation NAME] [--set key=value ...]
             build a configuration's networks and print their parameter counts
+  bench-kernels [--iters N]
+            time the wasm conv2d gradient kernels against the forward conv and tfjs-wasm's own
   demo [--steps N] [--batch N] [--out DIR] [--seed N] [--backend NAME]
             train a small convnet on the embedded MNIST, write a picture and metrics
   backend [--backend NAME]
@@ -48,7 +51,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const options = {
-    steps: { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' },
+    steps: { type: 'string' }, iters: { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' },
     backend: { type: 'string' }, preset: { type: 'string' }, ablation: { type: 'string' },
     resume: { type: 'boolean' }, set: { type: 'string', multiple: true },
   } as const;
@@ -95,6 +98,10 @@ async function main(argv: string[]): Promise<void> {
                   `D ${fmt(c.D)}; total ${fmt(total)} trainable parameters (built in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
       return;
     }
+    case 'bench-kernels': {
+      for (const row of await benchKernels(intOption(values, 'iters', 5))) console.log(JSON.stringify(row));
+      return;
+    }
     case 'presets': {
       console.log('Presets (bigbigan train --preset NAME):');
       for (const [name, p] of Object.entries(PRESETS)) console.log(`  ${name.padEnd(12)} ${p.about}\n  ${''.padEnd(12)} ${JSON.stringify(p.delta)}`);
@@ -117,7 +124,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     default:
-      throw new UsageError(`Expected a command (train, presets, params, demo, backend, help), but got '${command}'`);
+      throw new UsageError(`Expected a command (train, presets, params, bench-kernels, demo, backend, help), but got '${command}'`);
   }
 }
 

@@ -174,6 +174,9 @@ function conv2DBackpropInput(args: KernelArgs): TensorInfo {
   return dx;
 }
 
+/** tfjs-wasm's own kernels that ours replaced, by name (for benchmarks). */
+export const replacedWasmKernels = new Map<string, tf.KernelConfig>();
+
 /**
  * Registers the fast conv2d gradients on the wasm backend (idempotent).
  * Call before training on wasm; `selectBackend` does it for you.
@@ -185,7 +188,10 @@ export function registerWasmConvGradients(): void {
   ] as const) {
     const existing = tf.getKernel(kernelName, 'wasm');
     if (existing?.kernelFunc === kernelFunc) continue;
-    if (existing != null) tf.unregisterKernel(kernelName, 'wasm');
+    if (existing != null) {
+      replacedWasmKernels.set(kernelName, existing);
+      tf.unregisterKernel(kernelName, 'wasm');
+    }
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc });
   }
 }
