@@ -22,7 +22,7 @@ describe('bigbigan CLI', () => {
       [['train', '--set', 'zDim=many', '--out', out], /Expected a number for config key 'zDim', but got 'many'/],
       [['train', '--steps', '0', '--out', out], /Expected --steps to be a whole number ≥ 1, but got '0'/],
       [['train', '--frob'], /Unknown option '--frob'/],
-      [['fly'], /Expected a command \(train, presets, params, demo, backend, help\), but got 'fly'/],
+      [['fly'], /Expected a command \(train, presets, params, bench-kernels, demo, backend, help\), but got 'fly'/],
     ];
     for (const [args, message] of cases) {
       const r = run(...args);
