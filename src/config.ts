@@ -3,8 +3,8 @@
  * defaults (nanoGPT style). Presets and ablation rows are small deltas on it
  * (presets.ts); the CLI applies preset -> ablation -> --set key=value.
  * The defaults are the `mnist` preset, the kit's main job (`npm start`): a
- * narrow BigBiGAN (channel unit 8) sized so that its 450 steps take about
- * 9 minutes with the wasm backend on 2 CPU cores (measured: ~1.2 s per D + E/G
+ * narrow BigBiGAN (channel unit 8) sized so that its 400 steps take about
+ * 9 minutes with the wasm backend on 2 CPU cores (measured: ~1.3 s per D + E/G
  * step pair at batch 32).
  */
 export interface Config {
@@ -123,7 +123,7 @@ export const DEFAULT_CONFIG: Config = {
   unary: 'both',
   noEncoder: false,
   batchSize: 32,
-  steps: 450,
+  steps: 400,
   dSteps: 1,
   lrG: 2e-4,
   lrD: 2e-4,
