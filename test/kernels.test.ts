@@ -24,6 +24,8 @@ for (const stride of [1, 2]) {
 }
 CASES.push({ batch: 2, h: 6, w: 7, ci: 2, co: 3, kh: 3, kw: 3, stride: 1, pad: [[0, 0], [2, 0], [1, 2], [0, 0]] });
 CASES.push({ batch: 2, h: 10, w: 9, ci: 3, co: 2, kh: 4, kw: 4, stride: 3, pad: 'same' });
+CASES.push({ batch: 3, h: 4, w: 3, ci: 2, co: 2, kh: 5, kw: 5, stride: 1, pad: 'same' });  // kernel wider than the image
+CASES.push({ batch: 2, h: 1, w: 6, ci: 3, co: 4, kh: 3, kw: 3, stride: 1, pad: 'same' });  // a single row
 CASES.push({ batch: 64, h: 10, w: 10, ci: 16, co: 16, kh: 3, kw: 3, stride: 1, pad: 'same' });
 
 /** dx and dW of 0.5·Σ conv2d(x, W)² · r (r fixed random weights) on `backend`. */

@@ -64,6 +64,10 @@ export function im2colTransposed(xT: Float32Array, cols: Float32Array, info: Con
           filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
   const top = info.padInfo.top, left = info.padInfo.left;
   const M = B * OH * OW;
+  if (sh === 1 && sw === 1 && OW === W && KW <= W) {  // |kw - left| < W: a shift never skips a whole row
+    im2colShifted(xT, cols, info);
+    return;
+  }
   for (let kh = 0; kh < KH; kh++) {
     for (let kw = 0; kw < KW; kw++) {
       // Output columns ow whose input column iw = ow·sw + kw - left is inside [0, W).
@@ -88,6 +92,48 @@ export function im2colTransposed(xT: Float32Array, cols: Float32Array, info: Con
             } else {
               for (let ow = owStart; ow < owEnd; ow++, src += sw) cols[dst + ow] = xT[src];
             }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * im2colTransposed for stride 1 when output rows are as wide as input rows
+ * ('same' padding): each (tap, channel, image) block of cols is the input plane
+ * shifted by (kh - top, kw - left), so it is one bulk copy, then zeros where
+ * the shift crossed a row's edge or left the plane.
+ */
+function im2colShifted(xT: Float32Array, cols: Float32Array, info: Conv2DInfo): void {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: CI, outHeight: OH, filterHeight: KH, filterWidth: KW } = info;
+  const plane = H * W, M = B * OH * W;
+  for (let kh = 0; kh < KH; kh++) {
+    const dy = kh - info.padInfo.top;
+    const ohStart = Math.max(0, -dy), ohEnd = Math.min(OH, H - dy);  // output rows that read inside the plane
+    for (let kw = 0; kw < KW; kw++) {
+      const dx = kw - info.padInfo.left;
+      for (let c = 0; c < CI; c++) {
+        const row = ((kh * KW + kw) * CI + c) * M;
+        for (let b = 0; b < B; b++) {
+          const dst = row + b * OH * W, srcPlane = (c * B + b) * plane;
+          if (ohEnd <= ohStart) {
+            cols.fill(0, dst, dst + OH * W);
+            continue;
+          }
+          cols.fill(0, dst, dst + ohStart * W);
+          cols.fill(0, dst + ohEnd * W, dst + OH * W);
+          // Output (oh, ow) reads input (oh + dy, ow + dx): one contiguous run, clamped to xT.
+          let from = srcPlane + (ohStart + dy) * W + dx, to = from + (ohEnd - ohStart) * W;
+          let at = dst + ohStart * W;
+          if (from < 0) { at -= from; from = 0; }
+          to = Math.min(to, xT.length);
+          cols.set(xT.subarray(from, to), at);
+          // Columns whose input ow + dx fell off the row's edge read the neighbour row: zero them.
+          for (let oh = ohStart; oh < ohEnd; oh++) {
+            const base = dst + oh * W;
+            if (dx > 0) cols.fill(0, base + W - dx, base + W);
+            else if (dx < 0) cols.fill(0, base, base - dx);
           }
         }
       }
