@@ -39,7 +39,8 @@ export function spectralNorm(ctx: Ctx, w: tf.Variable): tf.Tensor {
       const wmConst = tf.reshape(tf.clone(w), [fanIn, fanOut]);  // the power iteration is not differentiated
       const vNew = l2normalize(tf.matMul(wmConst, u));
       v.assign(vNew);
-      u.assign(l2normalize(tf.matMul(wmConst, vNew, true, false)));
+      // Wmᵀ v as (vᵀ Wm)ᵀ: wasm's matMul with transposeA is several times slower.
+      u.assign(l2normalize(tf.reshape(tf.matMul(tf.reshape(vNew, [1, fanIn]), wmConst), [fanOut, 1])));
     });
   }
   // Snapshots: a later forward pass re-assigns u and v before this one's backward pass.
