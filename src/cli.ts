@@ -44,6 +44,16 @@ function intOption(values: Record<string, unknown>, name: string, fallback: numb
 
 class UsageError extends Error {}
 
+/** --preset, --ablation and every --set (then `extra` settings), resolved; a bad one is a usage error. */
+function configOption(values: Record<string, unknown>, extra: string[] = []) {
+  const preset = (values.preset as string | undefined) ?? 'mnist', ablation = (values.ablation as string | undefined) ?? 'base';
+  try {
+    return { preset, ablation, cfg: resolveConfig(preset, ablation, [...((values.set as string[] | undefined) ?? []), ...extra]) };
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
@@ -64,15 +74,7 @@ async function main(argv: string[]): Promise<void> {
   const force = values.backend as string | undefined;
   switch (command) {
     case 'train': {
-      const preset = (values.preset as string | undefined) ?? 'mnist', ablation = (values.ablation as string | undefined) ?? 'base';
-      const settings = [...((values.set as string[] | undefined) ?? [])];
-      if (values.steps !== undefined) settings.push(`steps=${intOption(values, 'steps', 1)}`);
-      let cfg;
-      try {
-        cfg = resolveConfig(preset, ablation, settings);
-      } catch (e) {
-        throw new UsageError((e as Error).message);
-      }
+      const { preset, ablation, cfg } = configOption(values, values.steps === undefined ? [] : [`steps=${intOption(values, 'steps', 1)}`]);
       const stamp = new Date().toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
       const out = (values.out as string | undefined) ?? path.join('runs', `${preset}-${ablation}-${stamp}`);
       if (force) await selectBackend({ force });
@@ -82,13 +84,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'params': {
-      const preset = (values.preset as string | undefined) ?? 'mnist', ablation = (values.ablation as string | undefined) ?? 'base';
-      let cfg;
-      try {
-        cfg = resolveConfig(preset, ablation, [...((values.set as string[] | undefined) ?? [])]);
-      } catch (e) {
-        throw new UsageError((e as Error).message);
-      }
+      const { preset, ablation, cfg } = configOption(values);
       await selectBackend({ force });
       const started = Date.now();
       const c = countParameters({ ...cfg, init: 'normal' });  // cheap init: only the shapes matter here
