@@ -11,8 +11,7 @@ import { selectBackend } from './backend';
 import { Checkpoint, checkpointFile, listCheckpoints, loadCheckpoint, loadLatestCheckpoint, saveCheckpoint } from './checkpoint';
 import { Config } from './config';
 import { BatchIterator, BatchIteratorState, Dataset, loadDataset, Split } from './data';
-import { createModels, ctxOf, encode, Models, sampleLatent } from './model/bigbigan';
-import { G } from './model/generator';
+import { createModels, encode, generate, Models, sampleLatent } from './model/bigbigan';
 import { Params } from './model/params';
 import { writeImageGrid } from './png';
 import { Progress } from './progress';
@@ -131,9 +130,9 @@ function writePictures(state: TrainState, out: string, fixedZ: tf.Tensor2D, fixe
   const samples = path.join(out, `samples-${tag}.png`);
   const reconstructions = path.join(out, `recon-${tag}.png`);
   tf.tidy(() => {
-    writeImageGrid(samples, G(ctxOf(models.gEma, false), models.cfg, fixedZ), 8);
+    writeImageGrid(samples, generate(models, fixedZ), 8);
     if (fixedX === null || models.E === null) return;
-    const rec = G(ctxOf(models.gEma, false), models.cfg, encode(models, fixedX, new Rng(0), false).z_mean);
+    const rec = generate(models, encode(models, fixedX, new Rng(0), false).z_mean);
     const shown = tf.image.resizeBilinear(fixedX, [models.cfg.resolution, models.cfg.resolution]);
     const rows: tf.Tensor4D[] = [];
     for (let r = 0; r < fixedX.shape[0] / 8; r++) rows.push(tf.slice(shown, r * 8, 8), tf.slice(rec, r * 8, 8));

@@ -100,7 +100,9 @@ export function egStep(state: TrainState, x: tf.Tensor4D): Record<string, number
     if (state.optE && models.E) state.optE.step(models.E.weights, grads);
   });
   state.step++;
-  updateEma(emaPairs(models), cfg.emaDecay, state.step <= cfg.emaStart);
+  const ema = emaPairs(models);
+  updateEma(ema.averaged, cfg.emaDecay, state.step <= cfg.emaStart);
+  updateEma(ema.copied, cfg.emaDecay, true);
   const out = { L_EG: loss.dataSync()[0] };
   loss.dispose();
   return out;

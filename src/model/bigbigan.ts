@@ -105,13 +105,32 @@ export function countParameters(cfg: Config): { G: number; E: { trunk: number; h
   return counts;
 }
 
-/** Pairs (ema, G) of every variable, for updateEma. */
-export function emaPairs(models: Models): Array<[tf.Variable, tf.Variable]> {
-  return models.G.all().map(([path, v]) => {
+type Pair = [tf.Variable, tf.Variable];
+
+/**
+ * Pairs (ema, G) of G's variables for updateEma: `averaged` (weights and BN
+ * statistics) and `copied` (spectral norm's power-iteration vectors u, v,
+ * which track the nearby raw weights: an average of unit vectors is shorter
+ * than 1, which would underestimate σ and blow up W/σ in G_ema).
+ */
+export function emaPairs(models: Models): { averaged: Pair[]; copied: Pair[] } {
+  const averaged: Pair[] = [], copied: Pair[] = [];
+  for (const [path, v] of models.G.all()) {
     const ema = models.gEma.weights.get(path) ?? models.gEma.state.get(path);
     if (ema === undefined) throw new Error(`Expected G_ema to have ${path}, but it does not`);
-    return [ema, v];
-  });
+    (/\/sn_[uv]$/.test(path) ? copied : averaged).push([ema, v]);
+  }
+  return { averaged, copied };
+}
+
+/**
+ * G(z) for pictures and evaluation: G_ema (default) or the raw G, with batch
+ * norms on the batch's own statistics (BigGAN samples G_ema in training mode
+ * for the same reason) and nothing updated. Use batches of 16 or more.
+ */
+export function generate(models: Models, z: tf.Tensor2D, opts: { ema?: boolean } = {}): tf.Tensor4D {
+  const params = opts.ema ?? true ? models.gEma : models.G;
+  return tf.tidy(() => G({ params, path: '', training: false, batchStats: true }, models.cfg, z));
 }
 
 export function disposeModels(models: Models): void {

@@ -90,8 +90,9 @@ export function normalize(ctx: Ctx, x: tf.Tensor): tf.Tensor {
   // (x - μ) / √(σ² + ε) written out: tfjs 4.22's batchNorm gradient tiles its
   // statistics to x's shape (slow on wasm) and fails without offset and scale.
   const standardize = (mu: tf.Tensor, var_: tf.Tensor) => tf.mul(tf.sub(x, mu), tf.rsqrt(tf.add(var_, BN_EPS)));
-  if (!ctx.training) return standardize(mean, variance);
+  if (!ctx.training && !ctx.batchStats) return standardize(mean, variance);
   const m = tf.moments(x, axes);
+  if (!ctx.training) return standardize(m.mean, m.variance);
   tf.tidy(() => {
     const n = x.size / c;
     const unbiased = tf.mul(m.variance, n / Math.max(1, n - 1));

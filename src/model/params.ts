@@ -76,6 +76,12 @@ export interface Ctx {
   params: Params;
   path: string;
   training: boolean;
+  /**
+   * Outside training, batch norms use the batch's own statistics (and update
+   * nothing) instead of their running averages. Sampling G_ema needs it: its
+   * weights are an average whose activation statistics no running average tracks.
+   */
+  batchStats?: boolean;
 }
 
 /** The context of a sub-layer. */
