@@ -94,6 +94,12 @@ export interface Config {
   checkpointEvery: number;
   /** Checkpoints kept. */
   keepCheckpoints: number;
+
+  // ---- evaluation during training (src/eval)
+  /** Steps between quick evaluations appended to metrics.jsonl (FID, IS, probe top-1, class consistency); 0 = none. */
+  evalEvery: number;
+  /** A local tfjs Inception-v3 folder as FID/IS feature network ('' = the dataset's own classifier). */
+  inceptionPath: string;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -137,4 +143,6 @@ export const DEFAULT_CONFIG: Config = {
   sampleEvery: 50,
   checkpointEvery: 150,
   keepCheckpoints: 3,
+  evalEvery: 200,
+  inceptionPath: '',
 };

@@ -14,6 +14,7 @@ import { BatchIterator, BatchIteratorState, Dataset, loadDataset, Split } from '
 import { createModels, encode, generate, Models, sampleLatent } from './model/bigbigan';
 import { Params } from './model/params';
 import { writeImageGrid } from './png';
+import type { EvalSettings, Evaluator } from './eval/evaluate';
 import { Progress } from './progress';
 import { Rng } from './rng';
 import { createTrainState, disposeTrainState, dStep, egStep, TrainState } from './train';
@@ -30,6 +31,8 @@ export interface RunOptions {
   quiet?: boolean;
   /** Use this dataset instead of loading cfg.dataset (tests, notebooks). */
   dataset?: Dataset;
+  /** How the evaluations every cfg.evalEvery steps run (defaults: eval/evaluate.ts QUICK_EVAL, a 1500-step cached feature net). */
+  evaluation?: { settings?: EvalSettings; featureNetSteps?: number; cacheDir?: string };
 }
 
 export interface RunResult {
@@ -53,7 +56,7 @@ interface CheckpointMeta {
 }
 
 /** Keys that may change between a run and its resumption. */
-const RESUMABLE_KEYS: Array<keyof Config> = ['steps', 'sampleEvery', 'checkpointEvery', 'keepCheckpoints'];
+const RESUMABLE_KEYS: Array<keyof Config> = ['steps', 'sampleEvery', 'checkpointEvery', 'keepCheckpoints', 'evalEvery', 'inceptionPath'];
 
 function sameRun(a: Config, b: Config): string[] {
   return (Object.keys(a) as Array<keyof Config>).filter(
@@ -154,6 +157,17 @@ function allFinite(state: TrainState): boolean {
   return ok;
 }
 
+/** The evaluator of a run's quick evaluations (loaded lazily: eval/ imports this file). */
+async function createEvaluator(cfg: Config, dataset: Dataset, opts: RunOptions): Promise<Evaluator> {
+  const { Evaluator } = await import('./eval/evaluate');
+  const evaluator = await Evaluator.create(cfg, {
+    dataset, quiet: opts.quiet, inception: cfg.inceptionPath || undefined,
+    cacheDir: opts.evaluation?.cacheDir, featureNetSteps: opts.evaluation?.featureNetSteps,
+  });
+  evaluator.progress = false;  // one line per evaluation instead
+  return evaluator;
+}
+
 /** Trains (or resumes) a run; see the file comment for what it writes. */
 export async function trainRun(opts: RunOptions): Promise<RunResult> {
   const { cfg, out } = opts;
@@ -202,6 +216,8 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
   let last: Record<string, number> = {};
   let checkpoint = latest?.file ?? '';
   let pictures = { samples: '', reconstructions: '' };
+  let evaluator: Evaluator | undefined;
+  let evalMs = 0;  // not training time: left out of img/s
   try {
     while (state.step < cfg.steps) {
       const metrics: Record<string, number> = {};
@@ -218,18 +234,29 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
         throw new Error(`Non-finite ${weightsFinite ? 'loss' : 'weights'} at step ${state.step} (L_D = ${metrics.L_D}, L_EG = ${metrics.L_EG}): stopping. ` +
                         (checkpoint ? `The last good checkpoint is ${checkpoint}.` : 'No checkpoint was written yet.'));
       }
-      const imgPerSec = ((state.step - firstStep) * cfg.batchSize * (cfg.dSteps + 1)) / ((Date.now() - start) / 1000);
+      const imgPerSec = ((state.step - firstStep) * cfg.batchSize * (cfg.dSteps + 1)) / ((Date.now() - start - evalMs) / 1000);
       last = { step: state.step, ...metrics, lr_G: state.optG.lr, lr_D: state.optD.lr, lr_E: state.optE?.lr ?? 0, img_per_s: imgPerSec };
       fs.appendFileSync(metricsFile, JSON.stringify({ ...last, backend: backend.tfBackend, time: new Date().toISOString() }) + '\n');
       progress?.update(state.step, { L_D: metrics.L_D, L_EG: metrics.L_EG, 'img/s': imgPerSec });
       const end = state.step === cfg.steps;
       if (end || state.step % cfg.sampleEvery === 0) pictures = writePictures(state, out, fixedZ, fixedX);
       if (end || state.step % cfg.checkpointEvery === 0) checkpoint = save();
+      if (cfg.evalEvery > 0 && (end || state.step % cfg.evalEvery === 0)) {
+        const t = Date.now();
+        evaluator ??= await createEvaluator(cfg, dataset, opts);
+        const { QUICK_EVAL, flatMetrics } = await import('./eval/evaluate');
+        const report = evaluator.evaluate(state.models, state.step, opts.evaluation?.settings ?? QUICK_EVAL);
+        const figures = flatMetrics(report);
+        fs.appendFileSync(metricsFile, JSON.stringify({ step: state.step, kind: 'eval', ...figures, eval_seconds: report.seconds }) + '\n');
+        if (!opts.quiet) process.stderr.write(`\neval at step ${state.step}: ${Object.entries(figures).map(([k, v]) => `${k} ${v === null ? '-' : v.toFixed(3)}`).join(', ')}\n`);
+        evalMs += Date.now() - t;
+      }
     }
     progress?.finish();
     if (pictures.samples === '') pictures = writePictures(state, out, fixedZ, fixedX);
     if (checkpoint === '' || checkpoint !== checkpointFile(out, state.step)) checkpoint = save();
   } finally {
+    evaluator?.dispose();
     tf.dispose([fixedZ, ...(fixedX ? [fixedX] : [])]);
     disposeTrainState(state);
   }

@@ -21,7 +21,7 @@ import { createTrainState, disposeTrainState, dStep, egStep } from '../src/train
 const TINY: Partial<Config> = {
   zDim: 6, gCh: 4, gMults: [2, 2, 1], gAttention: 8, resolution: 16, eResolution: 16,
   eCh: 4, eMlp: 16, dCh: 8, dMults: [1, 2], dAttention: 8, dMlp: 16, batchSize: 8,
-  steps: 4, sampleEvery: 2, checkpointEvery: 2, keepCheckpoints: 5,
+  steps: 4, sampleEvery: 2, checkpointEvery: 2, keepCheckpoints: 5, evalEvery: 0,
 };
 const tiny = (over: Partial<Config> = {}): Config => ({ ...resolveConfig('mnist'), ...TINY, ...over });
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'run-'));
