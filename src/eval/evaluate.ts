@@ -13,16 +13,15 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Config } from '../config';
-import { Dataset, loadDataset } from '../data';
+import { batches, Dataset, loadDataset, takeFirst } from '../data';
 import { Models } from '../model/bigbigan';
 import { loadModels } from '../run';
+import { renderOptionsFor } from './features';
 import { datasetFeatureNet, FeatureNet, loadInceptionFeatureNet } from './feature_net';
 import { GaussianStats } from './fid';
 import { evaluateGeneration, GenerationReport, realStats } from './generation';
 import { evaluateRepresentation, formatRepresentationReport, RepresentationReport } from './probe';
 import { evaluateReconstruction, ReconstructionReport, writeReconstructionGrid } from './reconstruction';
-import { renderOptionsFor } from './features';
-import { batches, takeFirst } from '../data';
 
 /** What an evaluation measures and how much data it spends. */
 export interface EvalSettings {
@@ -77,6 +76,7 @@ export interface EvaluatorOptions {
 /** The shared parts of every evaluation of runs of one config: data, feature net, real FID statistics. */
 export class Evaluator {
   private realCache = new Map<number, GaussianStats>();
+  private baselineRows = new Map<string, RepresentationReport['rows']>();
 
   /** Progress lines while evaluating (the trainer turns them off). */
   progress: boolean;
@@ -111,12 +111,7 @@ export class Evaluator {
     const real = this.real(settings.realImages);
     const gen = (ema: boolean) => evaluateGeneration(models, this.net, real, { samples: settings.samples, ema, progress });
     const hasE = models.E !== null;
-    const representation = hasE && settings.probeTrain > 0
-      ? evaluateRepresentation(models, this.dataset, {
-        limitTrain: settings.probeTrain, limitEval: settings.probeEval, baselines: settings.baselines, progress,
-        ...(opts.checkpoint && opts.evalDir ? { cacheDir: opts.evalDir, checkpoint: opts.checkpoint } : {}),
-      })
-      : null;
+    const representation = hasE && settings.probeTrain > 0 ? this.representation(models, settings, progress, opts) : null;
     const reconstruction = hasE && settings.reconstructions > 0
       ? evaluateReconstruction(models, this.net, this.dataset.test, { limit: settings.reconstructions, progress })
       : null;
@@ -133,6 +128,20 @@ export class Evaluator {
       generation: { ema: gen(true), raw: settings.rawG ? gen(false) : null },
       representation, reconstruction, seconds: (Date.now() - start) / 1000,
     };
+  }
+
+  /** Probe and k-NN rows; the baselines (random-init E, pixels) depend on the config only: computed once per evaluator. */
+  private representation(models: Models, settings: EvalSettings, progress: boolean,
+                         opts: { checkpoint?: string; evalDir?: string }): RepresentationReport {
+    const key = `${settings.probeTrain}/${settings.probeEval}`;
+    const known = settings.baselines ? this.baselineRows.get(key) : undefined;
+    const report = evaluateRepresentation(models, this.dataset, {
+      limitTrain: settings.probeTrain, limitEval: settings.probeEval, baselines: settings.baselines && known === undefined, progress,
+      ...(opts.checkpoint && opts.evalDir ? { cacheDir: opts.evalDir, checkpoint: opts.checkpoint } : {}),
+    });
+    if (known !== undefined) report.rows.push(...known);
+    else if (settings.baselines) this.baselineRows.set(key, report.rows.filter((r) => r.source !== 'trained'));
+    return report;
   }
 
   dispose(): void {
