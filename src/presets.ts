@@ -30,7 +30,7 @@ export const PRESETS: Record<string, Preset> = {
       zDim: 64, gCh: 16, gMults: [4, 4, 2, 1], gAttention: 16,
       eArch: 'convnet', eCh: 16, eWidth: 1, eBlocks: [1, 1, 1], eMlp: 256, eStochastic: true,
       dCh: 16, dMults: [1, 2, 4], dAttention: 16, dMlp: 256,
-      batchSize: 64, dSteps: 1, lrG: 5e-5, lrD: 2e-4, eLrMult: 10,
+      batchSize: 64, dSteps: 1, lrG: 5e-5, lrD: 2e-4, eLrMult: 10, beta1: 0, init: 'ortho',
     },
   },
   imagenet128: {
@@ -40,7 +40,7 @@ export const PRESETS: Record<string, Preset> = {
       zDim: 120, gCh: 96, gMults: [16, 16, 8, 4, 2, 1], gAttention: 64,
       eArch: 'revnet', eCh: 64, eWidth: 4, eBlocks: [3, 4, 6, 3], eBottleneck: true, eMlp: 4096,
       dCh: 96, dMults: [1, 2, 4, 8, 16, 16], dAttention: 64, dMlp: 2048,
-      batchSize: 2048, steps: 500_000, dSteps: 2, lrG: 5e-5, lrD: 2e-4, emaDecay: 0.9999, emaStart: 20_000,
+      batchSize: 2048, steps: 500_000, dSteps: 2, lrG: 5e-5, lrD: 2e-4, eLrMult: 10, beta1: 0, init: 'ortho', emaDecay: 0.9999, emaStart: 20_000,
     },
   },
 };
