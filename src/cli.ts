@@ -9,6 +9,7 @@
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { selectBackend } from './backend';
+import { benchCommand } from './bench';
 import { benchKernels } from './bench_kernels';
 import { runDemo } from './demo';
 import { countParameters } from './model/bigbigan';
@@ -24,6 +25,9 @@ Commands:
   presets   list the presets and the paper's ablation rows with their config deltas
   params [--preset NAME] [--ablation NAME] [--set key=value ...]
             build a configuration's networks and print their parameter counts
+  bench [--preset NAME] [--ablation NAME] [--set key=value ...] [--iters N] [--json] [--compare-torch] [--profile] [--backend NAME]
+            time N D steps and N E/G steps (default preset bench32, N 10) on a fixed batch; --compare-torch
+            runs shared/bench/torch_reference.py in the same invocation; --profile prints the top kernels
   bench-kernels [--iters N]
             time the wasm conv2d gradient kernels against the forward conv and tfjs-wasm's own
   demo [--steps N] [--batch N] [--out DIR] [--seed N] [--backend NAME]
@@ -64,6 +68,7 @@ async function main(argv: string[]): Promise<void> {
     steps: { type: 'string' }, iters: { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' },
     backend: { type: 'string' }, preset: { type: 'string' }, ablation: { type: 'string' },
     resume: { type: 'boolean' }, set: { type: 'string', multiple: true },
+    json: { type: 'boolean' }, 'compare-torch': { type: 'boolean' }, profile: { type: 'boolean' },
   } as const;
   let values: Record<string, unknown>;
   try {
@@ -92,6 +97,15 @@ async function main(argv: string[]): Promise<void> {
       const fmt = (n: number) => n.toLocaleString('en-US');
       console.log(`${preset}/${ablation}: G ${fmt(c.G)}; E ${c.E ? `${fmt(c.E.trunk + c.E.head)} (trunk ${fmt(c.E.trunk)}, MLP head ${fmt(c.E.head)})` : 'none'}; ` +
                   `D ${fmt(c.D)}; total ${fmt(total)} trainable parameters (built in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      return;
+    }
+    case 'bench': {
+      const { preset, ablation, cfg } = configOption({ preset: 'bench32', ...values });
+      const info = await selectBackend({ force, quiet: true });
+      if (values.json !== true) console.log(info.line);
+      const lines = await benchCommand({ cfg, label: `${preset}/${ablation}`, iters: intOption(values, 'iters', 10),
+                                         compareTorch: values['compare-torch'] === true, profile: values.profile === true, json: values.json === true });
+      for (const line of lines) console.log(line);
       return;
     }
     case 'bench-kernels': {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
 import { Rng } from '../src/rng';
+import { relativeError } from './kernel_compare';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 interface Case { batch: number; h: number; w: number; ci: number; co: number; kh: number; kw: number; stride: number; pad: Pad }
@@ -43,17 +44,6 @@ function convGrads(backend: string, c: Case, xv: Float32Array, wv: Float32Array,
   const out = [dx.dataSync() as Float32Array, dw.dataSync() as Float32Array];
   tf.dispose([dx, dw]);
   return out;
-}
-
-/** max |a - b| / max |a|: the error relative to the reference's scale. */
-function relativeError(ref: Float32Array, got: Float32Array): number {
-  assert.equal(got.length, ref.length);
-  let err = 0, scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    err = Math.max(err, Math.abs(ref[i] - got[i]));
-    scale = Math.max(scale, Math.abs(ref[i]));
-  }
-  return err / scale;
 }
 
 describe('wasm conv2d gradients match the cpu backend', () => {

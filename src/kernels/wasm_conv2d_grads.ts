@@ -15,34 +15,16 @@
  * several times faster than building it from slice/concat ops.
  *
  * Kernels call other kernels' functions directly (as tfjs's own kernels do),
- * never tf ops, and free every intermediate with `backend.disposeData`.
+ * never tf ops, and free every intermediate with `backend.disposeData` (wasm_util.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { callKernel, KernelArgs, replaceWasmKernel, TensorInfo, view, WasmBackend } from './wasm_util';
 
-type TensorInfo = tf.TensorInfo;
+import { registerWasmFastKernels } from './wasm_fast_kernels';
+
+export { replacedWasmKernels } from './wasm_util';
+
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
-
-/** The parts of BackendWasm that these kernels use. */
-interface WasmBackend extends tf.KernelBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
-  typedArrayFromHeap(info: TensorInfo): Float32Array;
-  disposeData(dataId: object, force?: boolean): boolean;
-}
-
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap };
-
-/** Runs another wasm kernel on TensorInfos (no engine bookkeeping, no tape). */
-function callKernel(name: string, inputs: Record<string, TensorInfo>, attrs: object,
-                    backend: WasmBackend): TensorInfo {
-  const config = tf.getKernel(name, 'wasm');
-  if (config == null) throw new Error(`Expected the wasm backend to have kernel ${name}, but it has none`);
-  return config.kernelFunc({ inputs, attrs: attrs as tf.NamedAttrMap, backend }) as TensorInfo;
-}
-
-/** The same data seen with another shape (what the Reshape kernel does, without its refcount). */
-function view(info: TensorInfo, shape: number[]): TensorInfo {
-  return { dataId: info.dataId, shape, dtype: info.dtype };
-}
 
 function convInfoOf(xShape: number[], filterShape: number[], attrs: tf.NamedAttrMap): Conv2DInfo {
   const { strides, pad, dataFormat, dimRoundingMode } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
@@ -220,24 +202,16 @@ function conv2DBackpropInput(args: KernelArgs): TensorInfo {
   return dx;
 }
 
-/** tfjs-wasm's own kernels that ours replaced, by name (for benchmarks). */
-export const replacedWasmKernels = new Map<string, tf.KernelConfig>();
-
 /**
- * Registers the fast conv2d gradients on the wasm backend (idempotent).
- * Call before training on wasm; `selectBackend` does it for you.
+ * Registers every wasm kernel of the kit (idempotent): the conv2d gradients of
+ * this file and the faster kernels of wasm_fast_kernels.ts. Call before
+ * training on wasm; `selectBackend` does it for you.
  */
 export function registerWasmConvGradients(): void {
-  for (const [kernelName, kernelFunc] of [
-    ['Conv2DBackpropFilter', conv2DBackpropFilter],
-    ['Conv2DBackpropInput', conv2DBackpropInput],
-  ] as const) {
-    const existing = tf.getKernel(kernelName, 'wasm');
-    if (existing?.kernelFunc === kernelFunc) continue;
-    if (existing != null) {
-      replacedWasmKernels.set(kernelName, existing);
-      tf.unregisterKernel(kernelName, 'wasm');
-    }
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc });
-  }
+  replaceWasmKernel('Conv2DBackpropFilter', conv2DBackpropFilter);
+  replaceWasmKernel('Conv2DBackpropInput', conv2DBackpropInput);
+  registerWasmFastKernels();
 }
+
+/** The same as registerWasmConvGradients, under the name of what it does now. */
+export const registerWasmKernels = registerWasmConvGradients;

@@ -19,8 +19,9 @@ export interface LayerOptions {
 
 const SN_EPS = 1e-12;
 
+/** x / (|x|₂ + ε), with |x|₂ = √Σx² (tf.norm takes |x| first: one more op, the same value). */
 function l2normalize(x: tf.Tensor): tf.Tensor {
-  return tf.div(x, tf.add(tf.norm(x), SN_EPS));
+  return tf.div(x, tf.add(tf.sqrt(tf.sum(tf.square(x))), SN_EPS));
 }
 
 /**
