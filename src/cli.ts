@@ -2,16 +2,19 @@
 /**
  * The kit's command line: `npx bigbigan <command> [options]`.
  *   train     train BigBiGAN (a preset, an ablation row, overrides), resumable
+ *   eval      linear probe, k-NN, FID/IS and reconstructions of a checkpoint
  *   presets   list presets and ablation rows with their config deltas
  *   demo      train the small convnet on the embedded MNIST (smoke test of an install)
  *   backend   print which tfjs backend runs here, and why
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { selectBackend } from './backend';
 import { benchCommand } from './bench';
 import { benchKernels } from './bench_kernels';
 import { runDemo } from './demo';
+import { evaluateCheckpoint, formatEvalReport, FULL_EVAL, QUICK_EVAL } from './eval/evaluate';
 import { countParameters } from './model/bigbigan';
 import { ABLATIONS, PRESETS, resolveConfig } from './presets';
 import { trainRun } from './run';
@@ -22,6 +25,10 @@ Commands:
   train [--preset NAME] [--ablation NAME] [--steps N] [--out DIR] [--resume] [--set key=value ...] [--backend NAME]
             train BigBiGAN; writes config.json, metrics.jsonl, sample and reconstruction
             grids and checkpoints to DIR (default runs/<preset>-<ablation>-<time>)
+  eval --run DIR|FILE [--quick] [--json] [--inception DIR] [--backend NAME]
+            evaluate a run's newest checkpoint (or a checkpoint file): linear probe and k-NN on
+            E's features beside random-init and pixel baselines, FID/IS of G_ema and raw G,
+            reconstructions; writes DIR/eval/eval-<step>.json and a reconstruction grid
   presets   list the presets and the paper's ablation rows with their config deltas
   params [--preset NAME] [--ablation NAME] [--set key=value ...]
             build a configuration's networks and print their parameter counts
@@ -68,6 +75,7 @@ async function main(argv: string[]): Promise<void> {
     steps: { type: 'string' }, iters: { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' },
     backend: { type: 'string' }, preset: { type: 'string' }, ablation: { type: 'string' },
     resume: { type: 'boolean' }, set: { type: 'string', multiple: true },
+    run: { type: 'string' }, quick: { type: 'boolean' }, inception: { type: 'string' },
     json: { type: 'boolean' }, 'compare-torch': { type: 'boolean' }, profile: { type: 'boolean' },
   } as const;
   let values: Record<string, unknown>;
@@ -86,6 +94,16 @@ async function main(argv: string[]): Promise<void> {
       const r = await trainRun({ cfg, out, resume: values.resume === true });
       console.log(`step ${r.step}: L_D ${r.last.L_D?.toFixed(3)}, L_EG ${r.last.L_EG?.toFixed(3)}`);
       console.log(`samples: ${r.samples}\nreconstructions: ${r.reconstructions}\ncheckpoint: ${r.checkpoint}\nmetrics: ${path.join(out, 'metrics.jsonl')}`);
+      return;
+    }
+    case 'eval': {
+      const run = values.run as string | undefined;
+      if (run === undefined) throw new UsageError('Expected --run DIR (a run folder) or a checkpoint file, but got none');
+      if (!fs.existsSync(run)) throw new UsageError(`Expected --run to name a run folder or checkpoint file, but ${run} does not exist`);
+      await selectBackend({ force, quiet: values.json === true });
+      const report = await evaluateCheckpoint(run, values.quick === true ? QUICK_EVAL : FULL_EVAL,
+                                              { inception: values.inception as string | undefined, quiet: values.json === true });
+      console.log(values.json === true ? JSON.stringify(report) : formatEvalReport(report));
       return;
     }
     case 'params': {
@@ -134,7 +152,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     default:
-      throw new UsageError(`Expected a command (train, presets, params, bench-kernels, demo, backend, help), but got '${command}'`);
+      throw new UsageError(`Expected a command (train, eval, presets, params, bench, bench-kernels, demo, backend, help), but got '${command}'`);
   }
 }
 

@@ -22,7 +22,9 @@ describe('bigbigan CLI', () => {
       [['train', '--set', 'zDim=many', '--out', out], /Expected a number for config key 'zDim', but got 'many'/],
       [['train', '--steps', '0', '--out', out], /Expected --steps to be a whole number ≥ 1, but got '0'/],
       [['train', '--frob'], /Unknown option '--frob'/],
-      [['fly'], /Expected a command \(train, presets, params, bench-kernels, demo, backend, help\), but got 'fly'/],
+      [['eval'], /Expected --run DIR \(a run folder\) or a checkpoint file, but got none/],
+      [['eval', '--run', path.join(out, 'nowhere')], /Expected --run to name a run folder or checkpoint file, but .*nowhere does not exist/],
+      [['fly'], /Expected a command \(train, eval, presets, params, bench, bench-kernels, demo, backend, help\), but got 'fly'/],
     ];
     for (const [args, message] of cases) {
       const r = run(...args);
@@ -44,7 +46,7 @@ describe('bigbigan CLI', () => {
 
   test('train runs a tiny configuration end to end and says where its pictures are', () => {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cli-')), 'run');
-    const r = run('train', '--steps', '2', '--out', out, '--set', 'batchSize=4', '--set', 'sampleEvery=1');
+    const r = run('train', '--steps', '2', '--out', out, '--set', 'batchSize=4', '--set', 'sampleEvery=1', '--set', 'evalEvery=0');
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, new RegExp(`samples: ${out}/samples-00000002\\.png`));
     for (const f of ['config.json', 'metrics.jsonl', 'samples-00000001.png', 'recon-00000002.png', 'ckpt-00000002.bin']) {
