@@ -84,22 +84,20 @@ function psdEigen(m: Matrix): { values: number[]; vectors: Matrix } {
   return { values: evd.realEigenvalues.map((v) => Math.max(v, 0)), vectors: evd.eigenvectorMatrix };
 }
 
-/** Σ^½ = V diag(√λ) Vᵀ of a symmetric PSD matrix. */
-function psdSqrt(m: Matrix): Matrix {
-  const { values, vectors } = psdEigen(m);
-  return vectors.mmul(Matrix.diag(values.map(Math.sqrt))).mmul(vectors.transpose());
-}
-
 /**
  * Tr((Σ1 Σ2)^½). Σ1 Σ2 is similar to M = Σ1^½ Σ2 Σ1^½ (conjugate by Σ1^½),
  * which is symmetric PSD, so the trace is Σ √λ_i(M) over M's real,
  * non-negative eigenvalues: no complex square roots and no iterative sqrtm
  * (pytorch-fid's scipy.linalg.sqrtm route needs an ε-offset retry when the
- * product is near singular; this one does not).
+ * product is near singular; this one does not). With Σ1 = V Λ Vᵀ, M is in
+ * turn similar (by V) to Λ^½ (Vᵀ Σ2 V) Λ^½, whose eigenvalues are taken:
+ * two eigendecompositions and two matrix products in float64.
  */
 export function traceSqrtProduct(cov1: Float64Array, cov2: Float64Array, d: number): number {
-  const s1 = psdSqrt(toMatrix(cov1, d));
-  const m = s1.mmul(toMatrix(cov2, d)).mmul(s1);
+  const { values, vectors } = psdEigen(toMatrix(cov1, d));
+  const root = values.map(Math.sqrt);
+  const m = vectors.transpose().mmul(toMatrix(cov2, d)).mmul(vectors);  // Vᵀ Σ2 V
+  m.mulColumnVector(root).mulRowVector(root);  // Λ^½ (Vᵀ Σ2 V) Λ^½
   return psdEigen(m).values.reduce((sum, v) => sum + Math.sqrt(v), 0);
 }
 
