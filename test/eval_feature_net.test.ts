@@ -64,7 +64,7 @@ describe('datasetFeatureNet', () => {
   });
 
   test('a second call loads the cache without training (the file is untouched, a retrain would differ)', async () => {
-    const mtime = fs.statSync(file).mtimeMs;
+    const mtime = fs.statSync(file).mtimeMs, tensors = tf.memory().numTensors;
     // Same name, count and shape, but scrambled labels: training on it could not reproduce the cached weights.
     const scrambled: Dataset = { ...mnist, train: { ...mnist.train, labels: mnist.train.labels.map((l) => (l + 3) % 10) } };
     const again = await datasetFeatureNet(scrambled, opts);
@@ -76,6 +76,7 @@ describe('datasetFeatureNet', () => {
     assert.equal(fs.statSync(file).mtimeMs, mtime);
     tf.dispose([x, a.features, a.probs, b.features, b.probs]);
     again.dispose();
+    assert.equal(tf.memory().numTensors, tensors, 'tensors left after dispose');
   });
 
   test('a damaged cache file is one clear error naming it', async () => {
@@ -149,10 +150,11 @@ describe('loadInceptionFeatureNet', () => {
     assert.equal(tf.memory().numTensors, before, 'tensors left after dispose');
   });
 
-  test('a model that ends in logits gets a softmax', async () => {
+  test('a model that ends in logits gets a softmax; an unknown feature layer is a clear error', async () => {
     const model = smallModel('linear');
     const dir = tmp('incep-logits-');
     await saveTfjsFolder(model, dir);
+    await assert.rejects(loadInceptionFeatureNet(dir, { featureNode: 'nope' }), new RegExp(`Expected feature layer nope in the model of ${dir}, but got: .*nope`));
     const net = await loadInceptionFeatureNet(dir);
     const { features, probs } = net.apply(x);
     const expected = tf.tidy(() => tf.softmax(model.predict(x) as tf.Tensor2D));

@@ -3,17 +3,13 @@
  * images to a feature vector (FID's Gaussian is fitted to these) and to class
  * probabilities p(y|x) (IS is computed from these).
  *
- * Two implementations:
- *
- * - `datasetFeatureNet`: the small convnet of src/classifier.ts trained on the
- *   dataset's own labelled train split and cached on disk — the small-scale
- *   stand-in for Inception-v3, in the spirit of the "domain-specific
- *   classifier" FID/IS variants used for MNIST-like data (e.g. Lucic et al.
- *   2018, arXiv:1711.10337, use a LeNet-like net for MNIST). Numbers from it
- *   are comparable only with numbers from the same cached network.
- * - `loadInceptionFeatureNet`: a converted Inception-v3 (or any tfjs model)
- *   from a local folder, for FID/IS comparable with the literature (Heusel et
- *   al. 2017, arXiv:1706.08500; Salimans et al. 2016, arXiv:1606.03498).
+ * Two implementations: `datasetFeatureNet`, the small convnet of
+ * src/classifier.ts trained on the dataset's own labels and cached on disk
+ * (the small-scale stand-in for Inception-v3; its scores compare only with
+ * scores from the same cached network), and `loadInceptionFeatureNet`, a
+ * converted Inception-v3 (or any tfjs model) from a local folder, for FID/IS
+ * comparable with the literature (Heusel et al. 2017, arXiv:1706.08500;
+ * Salimans et al. 2016, arXiv:1606.03498).
  *
  * Getting Inception-v3 in tfjs format (once, on a machine with Python):
  *
@@ -90,7 +86,6 @@ function fitInput(x: tf.Tensor4D, height: number, width: number, channels: numbe
   return tf.image.resizeBilinear(y, [height, width], false, true);
 }
 
-// ---------------------------------------------------------------------------
 // The dataset's own classifier, trained once and cached.
 
 /** Options of datasetFeatureNet. */
@@ -99,9 +94,8 @@ export interface DatasetFeatureNetOptions {
   resolution: number;
   /** Cache root; default $BIGBIGAN_CACHE or ~/.cache/bigbigan (files go to its feature-nets/). */
   cacheDir?: string;
-  /** Adam steps; default 1500. */
+  /** Adam steps and batch size; defaults 1500 and 64. */
   steps?: number;
-  /** Default 64. */
   batchSize?: number;
   /** Seeds the initial weights and the batch order; default 0. */
   seed?: number;
@@ -168,7 +162,7 @@ function testAccuracyOf(net: Classifier, dataset: Dataset, resolution: number): 
  * 97.00%, cosine from 3e-3 98.40%.
  */
 function trainClassifier(dataset: Dataset, resolution: number, steps: number, batchSize: number, seed: number, showProgress: boolean): Classifier {
-  const net = createClassifier(dataset.train.channels, dataset.numClasses, seed);
+  const net = newClassifier(dataset, seed);
   const variables = new Map(Object.entries(net.params));
   const adam = new Adam(LEARNING_RATE, 0.9, 0.999);
   const iterator = new BatchIterator(dataset.train, { batchSize, seed, resolution, resize: resizeModeFor(dataset.train.height, resolution) });
@@ -190,6 +184,13 @@ function trainClassifier(dataset: Dataset, resolution: number, steps: number, ba
   return net;
 }
 
+/** createClassifier inside a tidy: its initial random tensors are otherwise never freed (variables survive the tidy). */
+function newClassifier(dataset: Dataset, seed: number): Classifier {
+  let net: Classifier | undefined;
+  tf.tidy(() => { net = createClassifier(dataset.train.channels, dataset.numClasses, seed); });
+  return net!;
+}
+
 /** Reads a cached classifier; a damaged or foreign file is one clear error naming it. */
 function loadCached(file: string, key: string, dataset: Dataset): { net: Classifier; meta: CacheMeta } {
   const fail = (what: string) => new Error(`Feature-net cache file ${file} is damaged: ${what}. Delete it to retrain.`);
@@ -203,7 +204,7 @@ function loadCached(file: string, key: string, dataset: Dataset): { net: Classif
   if (meta?.format !== CACHE_FORMAT || meta.key !== key || typeof meta.testAccuracy !== 'number') {
     throw fail(`expected a ${CACHE_FORMAT} header for ${key}, but got ${JSON.stringify(meta).slice(0, 200)}`);
   }
-  const net = createClassifier(dataset.train.channels, dataset.numClasses);
+  const net = newClassifier(dataset, 0);
   for (const [name, v] of Object.entries(net.params)) {
     const saved = ckpt.values.get(name);
     if (saved === undefined || saved.shape.join() !== v.shape.join()) {
@@ -257,7 +258,6 @@ export async function datasetFeatureNet(dataset: Dataset, opts: DatasetFeatureNe
   };
 }
 
-// ---------------------------------------------------------------------------
 // A tfjs model (Inception-v3) from a local folder.
 
 /** Options of loadInceptionFeatureNet. */
@@ -281,8 +281,6 @@ export interface InceptionOptions {
   testAccuracy?: number | null;
 }
 
-type ModelJson = tf.io.ModelJSON & { format?: string };
-
 /** model.json and its weight shards read with fs: Node's tfjs has no file:// handler. */
 async function readModelFolder(dir: string): Promise<{ artifacts: tf.io.ModelArtifacts; graph: boolean; nodes: string[] }> {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
@@ -290,7 +288,7 @@ async function readModelFolder(dir: string): Promise<{ artifacts: tf.io.ModelArt
   }
   const jsonFile = path.join(dir, 'model.json');
   if (!fs.existsSync(jsonFile)) throw new Error(`Expected ${jsonFile} (a tfjs model), but the folder has no model.json`);
-  let json: ModelJson;
+  let json: tf.io.ModelJSON & { format?: string };
   try {
     json = JSON.parse(fs.readFileSync(jsonFile, 'utf8'));
   } catch (e) {
@@ -333,13 +331,6 @@ function asProbabilities(out: tf.Tensor2D): tf.Tensor2D {
   return min >= 0 && max <= 1 && dev <= 1e-3 ? out : tf.softmax(out);
 }
 
-/** The Dense layer that ends a layers model's classifier head, or an error naming the folder. */
-function lastDense(model: tf.LayersModel, dir: string): tf.layers.Layer {
-  const dense = [...model.layers].reverse().find((l) => l.getClassName() === 'Dense');
-  if (dense === undefined) throw new Error(`Expected a Dense classifier layer in the model of ${dir} (or give featureNode), but it has none`);
-  return dense;
-}
-
 /**
  * A tfjs model from the local folder `modelDir` (model.json + weight shards,
  * layers-model or graph-model format; see the file comment for getting
@@ -365,8 +356,9 @@ export async function loadInceptionFeatureNet(modelDir: string, opts: InceptionO
     const lm = model;
     let features: tf.SymbolicTensor;
     try {
-      features = opts.featureNode !== undefined ? lm.getLayer(opts.featureNode).output as tf.SymbolicTensor
-        : lastDense(lm, modelDir).input as tf.SymbolicTensor;
+      const head = [...lm.layers].reverse().find((l) => l.getClassName() === 'Dense');  // the classifier head
+      if (opts.featureNode === undefined && head === undefined) throw new Error('the model has no Dense layer; give featureNode');
+      features = (opts.featureNode !== undefined ? lm.getLayer(opts.featureNode).output : head!.input) as tf.SymbolicTensor;
     } catch (e) {
       release();
       throw new Error(`Expected feature layer ${opts.featureNode ?? '(the input of the last Dense layer)'} in the model of ${modelDir}, ` +
