@@ -36,6 +36,11 @@ export interface BenchResult {
   eg_step_ms: number;
   iter_ms: number;
   img_per_s: number;
+  /**
+   * CPU time of this process per iteration (process.cpuUsage, user + system): equal to iter_ms
+   * for a single-threaded backend on an idle machine, and much less noisy than it on a busy one.
+   */
+  iter_cpu_ms: number;
   /** Peak resident set size of the process so far (process.resourceUsage().maxRSS), MiB. */
   peak_rss_mib: number;
   /** tf.memory().numTensors before the first and after the last timed step. */
@@ -66,11 +71,12 @@ function fixedBatch(cfg: Config): tf.Tensor4D {
   return tf.randomUniform([cfg.batchSize, cfg.eResolution, cfg.eResolution, cfg.channels], -1, 1, 'float32', cfg.seed + 1);
 }
 
-/** Mean milliseconds of `iters` calls of `step`. */
-function timeSteps(iters: number, step: () => void): number {
-  const start = performance.now();
+/** Mean wall-clock and CPU milliseconds of `iters` calls of `step`. */
+function timeSteps(iters: number, step: () => void): { wall: number; cpu: number } {
+  const start = performance.now(), cpu = process.cpuUsage();
   for (let i = 0; i < iters; i++) step();
-  return (performance.now() - start) / iters;
+  const used = process.cpuUsage(cpu);
+  return { wall: (performance.now() - start) / iters, cpu: (used.user + used.system) / 1000 / iters };
 }
 
 const round1 = (v: number) => Math.round(v * 10) / 10;
@@ -93,8 +99,8 @@ export function benchTraining(cfg: Config, opts: { iters?: number; warmup?: numb
     const tensorsAfter = tf.memory().numTensors;
     return {
       impl: 'tfjs', backend: tf.getBackend(), threads: backendThreads(), batch: cfg.batchSize, iters, warmup,
-      d_step_ms: round1(d), eg_step_ms: round1(eg), iter_ms: round1(d + eg),
-      img_per_s: round1((cfg.batchSize * 1000) / (d + eg)),
+      d_step_ms: round1(d.wall), eg_step_ms: round1(eg.wall), iter_ms: round1(d.wall + eg.wall),
+      img_per_s: round1((cfg.batchSize * 1000) / (d.wall + eg.wall)), iter_cpu_ms: round1(d.cpu + eg.cpu),
       peak_rss_mib: round1(process.resourceUsage().maxRSS / 1024),
       tensors_before: tensorsBefore, tensors_after: tensorsAfter,
     };
@@ -212,7 +218,8 @@ export async function benchCommand(o: BenchCommandOptions): Promise<string[]> {
   }
   const lines = [
     `${o.label}: batch ${ours.batch}, ${ours.iters} timed iterations after ${ours.warmup} warm-up, backend ${ours.backend} (${ours.threads} thread${ours.threads === 1 ? '' : 's'})`,
-    `  ours     d_step ${ours.d_step_ms} ms, eg_step ${ours.eg_step_ms} ms, iter ${ours.iter_ms} ms, ${ours.img_per_s} img/s`,
+    `  ours     d_step ${ours.d_step_ms} ms, eg_step ${ours.eg_step_ms} ms, iter ${ours.iter_ms} ms, ${ours.img_per_s} img/s ` +
+    `(CPU time ${ours.iter_cpu_ms} ms per iteration)`,
   ];
   if (torch) {
     lines.push(`  PyTorch  d_step ${torch.d_step_ms} ms, eg_step ${torch.eg_step_ms} ms, iter ${torch.iter_ms} ms, ${torch.img_per_s} img/s ` +

@@ -47,7 +47,7 @@ describe('bigbigan bench', () => {
     const lines = bench(['--json', '--profile']).trim().split('\n');
     assert.equal(lines.length, 1, `Expected one JSON line, but got ${lines.length}`);
     const r = JSON.parse(lines[0]);
-    assertFiniteFields(r, ['d_step_ms', 'eg_step_ms', 'iter_ms', 'img_per_s', 'threads', 'batch', 'iters', 'warmup',
+    assertFiniteFields(r, ['d_step_ms', 'eg_step_ms', 'iter_ms', 'img_per_s', 'iter_cpu_ms', 'threads', 'batch', 'iters', 'warmup',
                            'peak_rss_mib', 'tensors_before', 'tensors_after']);
     assert.equal(r.backend, 'wasm');
     assert.equal(r.batch, 8);

@@ -20,6 +20,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { callKernel, KernelArgs, replaceWasmKernel, TensorInfo, view, WasmBackend } from './wasm_util';
 
+import { registerWasmOptimKernels } from './wasm_optim';
 import { registerWasmFastKernels } from './wasm_fast_kernels';
 
 export { replacedWasmKernels } from './wasm_util';
@@ -204,13 +205,14 @@ function conv2DBackpropInput(args: KernelArgs): TensorInfo {
 
 /**
  * Registers every wasm kernel of the kit (idempotent): the conv2d gradients of
- * this file and the faster kernels of wasm_fast_kernels.ts. Call before
- * training on wasm; `selectBackend` does it for you.
+ * this file, the faster kernels of wasm_fast_kernels.ts and the fused Adam and
+ * EMA updates of wasm_optim.ts. Call before training on wasm; `selectBackend` does it for you.
  */
 export function registerWasmConvGradients(): void {
   replaceWasmKernel('Conv2DBackpropFilter', conv2DBackpropFilter);
   replaceWasmKernel('Conv2DBackpropInput', conv2DBackpropInput);
   registerWasmFastKernels();
+  registerWasmOptimKernels();
 }
 
 /** The same as registerWasmConvGradients, under the name of what it does now. */

@@ -36,12 +36,13 @@ export function spectralNorm(ctx: Ctx, w: tf.Variable): tf.Tensor {
   const v = params.stateVar(`${ctx.path}/sn_v`, () => l2normalize(seededNormal(params.rng, [fanIn, 1])));
   const wm = tf.reshape(w, [fanIn, fanOut]);
   if (ctx.training) {
+    // The power iteration is not differentiated: its results reach σ only through the
+    // variables u and v, which the tape does not link to what was assigned to them.
     tf.tidy(() => {
-      const wmConst = tf.reshape(tf.clone(w), [fanIn, fanOut]);  // the power iteration is not differentiated
-      const vNew = l2normalize(tf.matMul(wmConst, u));
+      const vNew = l2normalize(tf.matMul(wm, u));
       v.assign(vNew);
       // Wmᵀ v as (vᵀ Wm)ᵀ: wasm's matMul with transposeA is several times slower.
-      u.assign(l2normalize(tf.reshape(tf.matMul(tf.reshape(vNew, [1, fanIn]), wmConst), [fanOut, 1])));
+      u.assign(l2normalize(tf.reshape(tf.matMul(tf.reshape(vNew, [1, fanIn]), wm), [fanOut, 1])));
     });
   }
   // Snapshots: a later forward pass re-assigns u and v before this one's backward pass.
