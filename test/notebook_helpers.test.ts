@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadDataset, makeSplit } from '../src/data';
 import { resolveConfig } from '../src/presets';
 import * as nb from '../src/notebook';
-import { listNotebooks, parseArgs } from '../src/notebook/run_notebooks';
+import { cellSeconds, listNotebooks, parseArgs } from '../src/notebook/run_notebooks';
 
 const ROOT = nb.repoRoot(__dirname);
 
@@ -244,6 +244,11 @@ describe('notebooks', () => {
     assert.deepEqual(listNotebooks(dir, ['03']), [names[2]]);
     assert.deepEqual(parseArgs(['--html', '--only', '01,02', '--full']), { full: true, html: true, fresh: false, only: ['01', '02'], out: null, timeout: null });
     assert.throws(() => parseArgs(['--nope']), /Expected an option, but got '--nope'/);
+    assert.deepEqual(cellSeconds({ cells: [
+      { cell_type: 'markdown' },
+      { cell_type: 'code', metadata: { execution: { 'iopub.status.busy': '2026-01-01T00:00:00.000Z', 'iopub.status.idle': '2026-01-01T00:01:01.500Z' } } },
+      { cell_type: 'code', metadata: {} },
+    ] }), [61.5, 0]);
   });
 
   for (const name of names) {

@@ -48,6 +48,23 @@ export function listNotebooks(dir: string, only: string[] = []): string[] {
     .filter((f) => only.length === 0 || only.some((p) => f.startsWith(p)));
 }
 
+/** Seconds per code cell of an executed notebook (nbclient's iopub busy → idle timestamps), in cell order. */
+export function cellSeconds(executed: { cells: Array<{ cell_type: string; metadata?: { execution?: Record<string, string> } }> }): number[] {
+  return executed.cells.filter((c) => c.cell_type === 'code').map((c) => {
+    const e = c.metadata?.execution ?? {};
+    const busy = Date.parse(e['iopub.status.busy'] ?? ''), idle = Date.parse(e['iopub.status.idle'] ?? '');
+    return Number.isFinite(busy) && Number.isFinite(idle) ? (idle - busy) / 1000 : 0;
+  });
+}
+
+/** "cell 3: 61 s, cell 7: 12 s": the slowest code cells of an executed notebook file. */
+function slowestCells(file: string, n = 3): string {
+  if (!fs.existsSync(file)) return '';
+  const secs = cellSeconds(JSON.parse(fs.readFileSync(file, 'utf8')));
+  return secs.map((s, i) => ({ s, i })).sort((a, b) => b.s - a.s).slice(0, n).filter((c) => c.s >= 1)
+    .map((c) => `code cell ${c.i + 1}: ${c.s.toFixed(0)} s`).join(', ');
+}
+
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, quiet = false): number {
   const r = spawnSync(cmd, args, { cwd, env, stdio: quiet ? 'pipe' : 'inherit' });
   if (r.error) throw new Error(`Could not run ${cmd}: ${r.error.message}`);
@@ -99,7 +116,8 @@ function main(): void {
       '--output-dir', out, path.join(root, 'notebooks', name)], env, root) === 0;
     if (ok && args.html) ok = run('jupyter', ['nbconvert', '--to', 'html', '--output-dir', out, path.join(out, name)], env, root) === 0;
     results.push({ name, ok, seconds: (Date.now() - t) / 1000 });
-    console.log(`=== ${name}: ${ok ? 'ok' : 'FAILED'} in ${((Date.now() - t) / 1000).toFixed(0)} s`);
+    const slow = ok ? slowestCells(path.join(out, name)) : '';
+    console.log(`=== ${name}: ${ok ? 'ok' : 'FAILED'} in ${((Date.now() - t) / 1000).toFixed(0)} s${slow ? ` (slowest: ${slow})` : ''}`);
   }
   console.log(`\nnotebooks (${mode}), executed copies in ${path.relative(root, out) || '.'}:`);
   for (const r of results) console.log(`  ${r.ok ? 'ok    ' : 'FAILED'} ${r.name.padEnd(32)} ${r.seconds.toFixed(0).padStart(5)} s`);
