@@ -21,18 +21,23 @@ export interface Classifier {
 /** (output channels, stride) of the conv layers. */
 const CONVS: Array<[number, number]> = [[16, 2], [32, 1], [64, 2], [128, 2]];
 
+/** A variable holding make()'s value; the initial tensor is freed (a variable keeps its own copy). */
+function variableOf(make: () => tf.Tensor): tf.Variable {
+  return tf.tidy(() => tf.variable(make()));
+}
+
 /** He-normal initialised classifier; `seed` makes the initial weights reproducible. */
 export function createClassifier(channels: number, numClasses: number, seed = 0): Classifier {
   const params: Record<string, tf.Variable> = {};
   let cin = channels;
   CONVS.forEach(([cout], i) => {
     const std = Math.sqrt(2 / (9 * cin));  // He et al. 2015, arXiv:1502.01852
-    params[`conv${i}/w`] = tf.variable(tf.randomNormal([3, 3, cin, cout], 0, std, 'float32', seed + i));
-    params[`conv${i}/b`] = tf.variable(tf.zeros([cout]));
+    params[`conv${i}/w`] = variableOf(() => tf.randomNormal([3, 3, cin, cout], 0, std, 'float32', seed + i));
+    params[`conv${i}/b`] = variableOf(() => tf.zeros([cout]));
     cin = cout;
   });
-  params['head/w'] = tf.variable(tf.randomNormal([cin, numClasses], 0, Math.sqrt(1 / cin), 'float32', seed + 99));
-  params['head/b'] = tf.variable(tf.zeros([numClasses]));
+  params['head/w'] = variableOf(() => tf.randomNormal([cin, numClasses], 0, Math.sqrt(1 / cin), 'float32', seed + 99));
+  params['head/b'] = variableOf(() => tf.zeros([numClasses]));
   return { channels, numClasses, params };
 }
 

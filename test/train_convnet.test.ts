@@ -13,6 +13,12 @@ import { BatchIterator, loadMnist, splitToTensor } from '../src/data';
 describe('a small convnet trains on wasm', () => {
   before(async () => { await selectBackend({ force: 'wasm', quiet: true }); });
 
+  test('creating and disposing a classifier leaves no tensor behind', () => {
+    const before = tf.memory().numTensors;
+    disposeClassifier(createClassifier(3, 7, 2));
+    assert.equal(tf.memory().numTensors, before);
+  });
+
   test('its MNIST loss goes down, it beats chance on test digits, and memory stays flat over 100 steps', async (t) => {
     const mnist = loadMnist(undefined, { limit: 4000 });
     const net = createClassifier(1, 10, 1);
