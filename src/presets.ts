@@ -49,6 +49,8 @@ export const PRESETS: Record<string, Preset> = {
 export interface Ablation {
   about: string;
   delta: Partial<Config>;
+  /** Channel units halved relative to the preset (so "small" means smaller on every preset). */
+  halve?: Array<'eCh' | 'gCh' | 'dCh'>;
   /** What the paper reports for this row against Base (Table 1). */
   paper: string;
 }
@@ -60,8 +62,8 @@ export const ABLATIONS: Record<string, Ablation> = {
   'x-unary-only': { about: 'losses keep s_x and s_xz', delta: { unary: 'x' }, paper: 'IS/FID about as good as Base; classification slightly worse' },
   'z-unary-only': { about: 'losses keep s_z and s_xz', delta: { unary: 'z' }, paper: 'IS/FID much worse (the x unary term matters most)' },
   'no-unaries': { about: 'losses keep s_xz only (BiGAN)', delta: { unary: 'none' }, paper: 'IS/FID much worse' },
-  'small-e': { about: 'E at half width (eCh / 2)', delta: { eCh: 8 }, paper: 'classification worse' },
-  'small-g': { about: 'G at half width (gCh / 2; the paper: 32 vs 96)', delta: { gCh: 8 }, paper: 'IS/FID and classification worse' },
+  'small-e': { about: "E at half the preset's channel unit (eCh / 2)", delta: {}, halve: ['eCh'], paper: 'classification worse' },
+  'small-g': { about: "G at half the preset's channel unit (gCh / 2; the paper: 32 vs 96)", delta: {}, halve: ['gCh'], paper: 'IS/FID and classification worse' },
   'no-e': { about: 'no encoder: a plain BigGAN (D = F and s_x)', delta: { noEncoder: true }, paper: 'generation about as Base; no representation' },
   'high-res-e': { about: 'E sees 64x64, D sees it average-pooled to 32', delta: { eResolution: 64 }, paper: 'classification better' },
   'low-res-g': {
@@ -125,6 +127,7 @@ export function resolveConfig(preset = 'mnist', ablation = 'base', settings: str
   const a = ABLATIONS[ablation];
   if (a === undefined) throw new Error(`Expected an ablation (${Object.keys(ABLATIONS).join(', ')}), but got '${ablation}'`);
   let cfg: Config = { ...DEFAULT_CONFIG, ...p.delta, ...a.delta };
+  for (const key of a.halve ?? []) cfg = { ...cfg, [key]: Math.max(1, Math.round(cfg[key] / 2)) };
   for (const s of settings) {
     const eq = s.indexOf('=');
     if (eq <= 0) throw new Error(`Expected --set key=value, but got '${s}'`);

@@ -21,6 +21,18 @@ test('every ablation row changes only keys the Config has', () => {
   }
 });
 
+test('every ablation row differs from Base on every trained preset; small-e / small-g halve the preset\'s unit', () => {
+  for (const preset of ['mnist', 'fashion', 'cifar10', 'bench32']) {
+    const base = JSON.stringify(resolveConfig(preset));
+    // resnet-x1 is Base's own encoder on the ResNet presets (as in the paper's table).
+    for (const row of Object.keys(ABLATIONS).filter((r) => r !== 'base' && !(r === 'resnet-x1' && resolveConfig(preset).eArch === 'resnet'))) {
+      assert.notEqual(JSON.stringify(resolveConfig(preset, row)), base, `${preset}/${row} equals Base`);
+    }
+    assert.equal(resolveConfig(preset, 'small-e').eCh * 2, resolveConfig(preset).eCh);
+    assert.equal(resolveConfig(preset, 'small-g').gCh * 2, resolveConfig(preset).gCh);
+  }
+});
+
 test('unknown names, keys and wrongly typed values are one clear error each', () => {
   assert.throws(() => resolveConfig('mnsit'), /Expected a preset \(mnist, .*\), but got 'mnsit'/);
   assert.throws(() => resolveConfig('mnist', 'tiny-e'), /Expected an ablation \(base, .*\), but got 'tiny-e'/);

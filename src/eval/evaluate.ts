@@ -155,6 +155,7 @@ export function flatMetrics(r: EvalReport): Record<string, number | null> {
   const out: Record<string, number | null> = {
     fid: r.generation.ema.fid, is: r.generation.ema.is_mean,
     probe_top1: row('trained')?.probe_top1_test ?? null,
+    probe_top5: row('trained')?.probe_top5_test ?? null,
     probe_top1_random_init: row('random-init')?.probe_top1_test ?? null,
     probe_top1_pixels: row('pixels')?.probe_top1_test ?? null,
     knn1: row('trained')?.knn1_test ?? null,
