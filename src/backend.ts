@@ -329,6 +329,12 @@ export async function selectBackend(opts: { force?: string; quiet?: boolean } = 
     let choice: BackendChoice | null = null;
     for (const candidate of BACKEND_CHOICES) {
       const failure = candidate === 'webgpu' ? await tryWebgpu(true) : await ATTEMPTS[candidate]();
+      if (failure == null && candidate === 'webgpu') {
+        // Not picked on its own yet: the trainer and evaluation read tensors synchronously,
+        // which tfjs-backend-webgpu cannot do in Node (guardSyncReads); --backend webgpu still starts it.
+        skipped.push(`webgpu: ${describe('webgpu')} found but not used automatically until the kit reads tensors asynchronously`);
+        continue;
+      }
       if (failure == null) { choice = candidate; break; }
       skipped.push(candidate === 'webgpu' ? `webgpu: ${failure}` : failure);
     }
