@@ -114,7 +114,11 @@ describe('webgpu kernel coverage of the training, evaluation and benchmark paths
 
   test('syncReadsDuring names the kit line that read synchronously', async () => {
     const x = tf.tensor1d([1, 2, 3]);
-    const reads = await syncReadsDuring(() => { x.dataSync(); x.arraySync(); return x.data(); });
+    const reads = await syncReadsDuring(() => {
+      x.dataSync();   // two reads on two lines: two sites
+      x.arraySync();
+      return x.data();  // asynchronous: not counted
+    });
     x.dispose();
     const sites = [...reads.keys()];
     assert.equal(sites.length, 2, `Expected 2 synchronous read sites, but got ${sites.join('; ')}`);
