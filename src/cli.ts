@@ -42,7 +42,7 @@ Commands:
   backend [--backend NAME]
             print which tfjs backend runs here and why
 
-Backends: node-gpu, node, wasm, cpu (default: the fastest that works; or set BIGBIGAN_BACKEND).`;
+Backends: node-gpu, node, webgpu, wasm, cpu (default: the fastest that works; or set BIGBIGAN_BACKEND).`;
 
 /** A whole number option, or one clear error. */
 function intOption(values: Record<string, unknown>, name: string, fallback: number, min = 1): number {
@@ -94,6 +94,7 @@ async function main(argv: string[]): Promise<void> {
       const r = await trainRun({ cfg, out, resume: values.resume === true });
       console.log(`step ${r.step}: L_D ${r.last.L_D?.toFixed(3)}, L_EG ${r.last.L_EG?.toFixed(3)}`);
       console.log(`samples: ${r.samples}\nreconstructions: ${r.reconstructions}\ncheckpoint: ${r.checkpoint}\nmetrics: ${path.join(out, 'metrics.jsonl')}`);
+      if (cfg.evalEvery === 0) console.log(`evaluate it (linear probe, k-NN, FID/IS, reconstructions): npx bigbigan eval --run ${out} --quick`);
       return;
     }
     case 'eval': {
@@ -134,7 +135,7 @@ async function main(argv: string[]): Promise<void> {
       console.log('Presets (bigbigan train --preset NAME):');
       for (const [name, p] of Object.entries(PRESETS)) console.log(`  ${name.padEnd(12)} ${p.about}\n  ${''.padEnd(12)} ${JSON.stringify(p.delta)}`);
       console.log('\nAblation rows of the paper\'s Table 1 (--ablation NAME), deltas on the preset:');
-      for (const [name, a] of Object.entries(ABLATIONS)) console.log(`  ${name.padEnd(16)} ${a.about}; paper: ${a.paper}\n  ${''.padEnd(16)} ${JSON.stringify(a.delta)}`);
+      for (const [name, a] of Object.entries(ABLATIONS)) console.log(`  ${name.padEnd(16)} ${a.about}; paper: ${a.paper}\n  ${''.padEnd(16)} ${JSON.stringify(a.delta)}${a.halve ? ` halves ${a.halve.join(', ')}` : ''}`);
       return;
     }
     case 'backend': {
