@@ -14,7 +14,7 @@ import { selectBackend } from './backend';
 import { benchCommand } from './bench';
 import { benchKernels } from './bench_kernels';
 import { runDemo } from './demo';
-import { evaluateCheckpoint, formatEvalReport, FULL_EVAL, QUICK_EVAL } from './eval/evaluate';
+import { checkpointOfStep, evaluateCheckpoint, formatEvalReport, FULL_EVAL, QUICK_EVAL, withTestImages } from './eval/evaluate';
 import { countParameters } from './model/bigbigan';
 import { ABLATIONS, PRESETS, resolveConfig } from './presets';
 import { trainRun } from './run';
@@ -25,10 +25,10 @@ Commands:
   train [--preset NAME] [--ablation NAME] [--steps N] [--out DIR] [--resume] [--set key=value ...] [--backend NAME]
             train BigBiGAN; writes config.json, metrics.jsonl, sample and reconstruction
             grids and checkpoints to DIR (default runs/<preset>-<ablation>-<time>)
-  eval --run DIR|FILE [--quick] [--json] [--inception DIR] [--backend NAME]
+  eval --run DIR|FILE [--checkpoint STEP] [--quick] [--images N] [--json] [--inception DIR] [--backend NAME]
             evaluate a run's newest checkpoint (or a checkpoint file): linear probe and k-NN on
             E's features beside random-init and pixel baselines, FID/IS of G_ema and raw G,
-            reconstructions; writes DIR/eval/eval-<step>.json and a reconstruction grid
+            reconstructions (--images N: N test images for each); writes DIR/eval/eval-<step>.json and a grid
   presets   list the presets and the paper's ablation rows with their config deltas
   params [--preset NAME] [--ablation NAME] [--set key=value ...]
             build a configuration's networks and print their parameter counts
@@ -75,7 +75,7 @@ async function main(argv: string[]): Promise<void> {
     steps: { type: 'string' }, iters: { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' },
     backend: { type: 'string' }, preset: { type: 'string' }, ablation: { type: 'string' },
     resume: { type: 'boolean' }, set: { type: 'string', multiple: true },
-    run: { type: 'string' }, quick: { type: 'boolean' }, inception: { type: 'string' },
+    run: { type: 'string' }, quick: { type: 'boolean' }, inception: { type: 'string' }, checkpoint: { type: 'string' }, images: { type: 'string' },
     json: { type: 'boolean' }, 'compare-torch': { type: 'boolean' }, profile: { type: 'boolean' },
   } as const;
   let values: Record<string, unknown>;
@@ -102,7 +102,13 @@ async function main(argv: string[]): Promise<void> {
       if (run === undefined) throw new UsageError('Expected --run DIR (a run folder) or a checkpoint file, but got none');
       if (!fs.existsSync(run)) throw new UsageError(`Expected --run to name a run folder or checkpoint file, but ${run} does not exist`);
       await selectBackend({ force, quiet: values.json === true });
-      const report = await evaluateCheckpoint(run, values.quick === true ? QUICK_EVAL : FULL_EVAL,
+      const base = values.quick === true ? QUICK_EVAL : FULL_EVAL;
+      const settings = values.images === undefined ? base : withTestImages(base, intOption(values, 'images', 1));
+      let target = run;
+      if (values.checkpoint !== undefined) {
+        try { target = checkpointOfStep(run, intOption(values, 'checkpoint', 0, 0)); } catch (e) { throw new UsageError((e as Error).message); }
+      }
+      const report = await evaluateCheckpoint(target, settings,
                                               { inception: values.inception as string | undefined, quiet: values.json === true });
       console.log(values.json === true ? JSON.stringify(report) : formatEvalReport(report));
       return;

@@ -22,6 +22,7 @@ describe('bigbigan CLI', () => {
       [['train', '--set', 'zDim=many', '--out', out], /Expected a number for config key 'zDim', but got 'many'/],
       [['train', '--steps', '0', '--out', out], /Expected --steps to be a whole number ≥ 1, but got '0'/],
       [['train', '--frob'], /Unknown option '--frob'/],
+      [['eval', '--run', out, '--checkpoint', '7'], /Expected a checkpoint of step 7 in .*, but it has none/],
       [['eval'], /Expected --run DIR \(a run folder\) or a checkpoint file, but got none/],
       [['eval', '--run', path.join(out, 'nowhere')], /Expected --run to name a run folder or checkpoint file, but .*nowhere does not exist/],
       [['fly'], /Expected a command \(train, eval, presets, params, bench, bench-kernels, demo, backend, help\), but got 'fly'/],

@@ -76,6 +76,17 @@ describe('evaluation of models', () => {
     tf.dispose([x, rec.x, rec.fromMean, rec.fromSample]);
   });
 
+  test('identity reconstructions have zero error and 100 % class consistency', () => {
+    const part = takeFirst(mnist.test, 30);
+    const r = evaluateReconstruction(models, evaluator.net, part, {
+      limit: 30, batchSize: 16, reconstruct: (x) => tf.tidy(() => ({ x: tf.clone(x), fromMean: tf.clone(x), fromSample: tf.clone(x) })),
+    });
+    assert.equal(r.mse_mean, 0);
+    assert.equal(r.class_consistency_mean, 1);
+    assert.equal(r.class_consistency_sample, 1);
+    assert.equal(r.label_accuracy_mean, r.input_accuracy);
+  });
+
   test('a report holds every part, and evaluating again leaks no tensors', () => {
     evaluator.evaluate(models, 0, SETTINGS);
     const before = tf.memory().numTensors;

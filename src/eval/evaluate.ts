@@ -189,6 +189,21 @@ export function formatEvalReport(r: EvalReport): string {
   return lines.join('\n');
 }
 
+/** A run folder's checkpoint of `step` (ckpt-<step>.bin), or one clear error listing the steps it has. */
+export function checkpointOfStep(dir: string, step: number): string {
+  const file = path.join(dir, `ckpt-${String(step).padStart(8, '0')}.bin`);
+  if (!fs.existsSync(file)) {
+    const steps = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^ckpt-\d+\.bin$/.test(f)).map((f) => Number(f.slice(5, -4))) : [];
+    throw new Error(`Expected a checkpoint of step ${step} in ${dir}, but it has ${steps.length ? `steps ${steps.join(', ')}` : 'none'}`);
+  }
+  return file;
+}
+
+/** `settings` with every test-split count raised to `images` (e.g. 10000: the whole MNIST test split). */
+export function withTestImages(settings: EvalSettings, images: number): EvalSettings {
+  return { ...settings, samples: images, realImages: images, probeEval: images, reconstructions: images };
+}
+
 /** Evaluates the newest checkpoint of a run folder (or a checkpoint file); writes eval-<step>.json and pictures to <run>/eval. */
 export async function evaluateCheckpoint(fileOrDir: string, settings: EvalSettings = FULL_EVAL,
                                          opts: EvaluatorOptions = {}): Promise<EvalReport> {

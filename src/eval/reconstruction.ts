@@ -60,7 +60,9 @@ export interface ReconstructionReport {
 
 /** Reconstruction figures on the first `limit` images of `split` (default 1000). */
 export function evaluateReconstruction(models: Models, net: FeatureNet, split: Split,
-                                       opts: { limit?: number; batchSize?: number; ema?: boolean; progress?: boolean } = {}): ReconstructionReport {
+                                       opts: { limit?: number; batchSize?: number; ema?: boolean; progress?: boolean;
+                                               /** Replaces x → G(E(x)) (tests: the identity must score 100 %). */
+                                               reconstruct?: (x: tf.Tensor4D) => ReturnType<typeof reconstruct> } = {}): ReconstructionReport {
   if (models.E === null) throw new Error('Expected a model with an encoder for reconstructions, but this one has none (noEncoder)');
   const part = takeFirst(split, Math.min(opts.limit ?? 1000, split.count));
   const batchSize = opts.batchSize ?? 100;
@@ -71,7 +73,7 @@ export function evaluateReconstruction(models: Models, net: FeatureNet, split: S
   let done = 0;
   for (const { x, y } of batches(part, { ...renderOptionsFor(models.cfg, part), batchSize, shuffle: false, dropLast: false })) {
     const figures = tf.tidy(() => {
-      const r = reconstruct(models, x, { ema, rng });
+      const r = opts.reconstruct ? opts.reconstruct(x) : reconstruct(models, x, { ema, rng });
       const cls = (t: tf.Tensor4D) => { const o = net.apply(t); tf.dispose(o.features); return tf.argMax(o.probs, 1); };
       const sse = (t: tf.Tensor4D) => tf.sum(tf.mean(tf.squaredDifference(t, r.x), [1, 2, 3]));
       const labels = tf.tensor1d(y, 'int32');
