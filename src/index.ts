@@ -16,6 +16,7 @@ export { Params, Ctx } from './model/params';
 export * from './classifier';
 export * from './eval/fid';
 export * from './eval/feature_net';
+export * from './eval/inception';
 export * from './eval/features';
 export * from './eval/probe';
 export * from './eval/generation';

@@ -6,7 +6,8 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
 import { Dataset, loadMnist, splitToTensor } from '../src/data';
-import { datasetFeatureNet, FeatureNet, featureNetCacheFile, loadInceptionFeatureNet } from '../src/eval/feature_net';
+import { datasetFeatureNet, FeatureNet, featureNetCacheFile } from '../src/eval/feature_net';
+import { loadInceptionFeatureNet } from '../src/eval/inception';
 
 const tmp = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 

@@ -11,21 +11,7 @@
  * comparable with the literature (Heusel et al. 2017, arXiv:1706.08500;
  * Salimans et al. 2016, arXiv:1606.03498).
  *
- * Getting Inception-v3 in tfjs format (once, on a machine with Python):
- *
- *     pip install tensorflowjs          # pulls a matching TensorFlow
- *     python -c "import tensorflow as tf; tf.keras.applications.InceptionV3(weights='imagenet').save('inception_v3.h5')"
- *     tensorflowjs_converter --input_format=keras inception_v3.h5 inception-v3-tfjs/
- *
- * The folder then holds model.json and group1-shard*of*.bin (~92 MB); pass it
- * as `--inception inception-v3-tfjs` (or to loadInceptionFeatureNet). Keras's
- * InceptionV3 takes 299x299 RGB in [-1, 1] (its preprocess_input maps
- * 0..255 to [-1, 1]), which is the kit's pixel range, so no rescaling is
- * needed; features are its `avg_pool` output (2048-d, the layer pytorch-fid
- * uses), probabilities its 1000-way softmax `predictions`. A graph model
- * (`--input_format=tf_saved_model`) works too, given `featureNode`. The
- * TF-Slim/pytorch-fid Inception weights differ slightly from Keras's, so
- * absolute FIDs are close to, not identical with, published ones.
+ * loadInceptionFeatureNet lives in inception.ts.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -70,7 +56,7 @@ export function resizeModeFor(size: number, resolution: number): ResizeMode {
  * with background −1 (when `pad` and the batchesFor rule says so) or resized
  * bilinearly with half-pixel centres, as src/data/transform.ts renders.
  */
-function fitInput(x: tf.Tensor4D, height: number, width: number, channels: number, pad: boolean, what: string): tf.Tensor4D {
+export function fitInput(x: tf.Tensor4D, height: number, width: number, channels: number, pad: boolean, what: string): tf.Tensor4D {
   const [, h, w, c] = x.shape;
   let y = x;
   if (c !== channels) {
@@ -256,147 +242,4 @@ export async function datasetFeatureNet(dataset: Dataset, opts: DatasetFeatureNe
     }),
     dispose: () => disposeClassifier(net),
   };
-}
-
-// A tfjs model (Inception-v3) from a local folder.
-
-/** Options of loadInceptionFeatureNet. */
-export interface InceptionOptions {
-  /**
-   * Where the features come from. Layers model: a layer name (default: the
-   * input of the last Dense layer, i.e. Keras InceptionV3's `avg_pool`).
-   * Graph model: a node name (required; see the node names in model.json).
-   * A spatial output [B, H, W, D] is average-pooled to [B, D].
-   */
-  featureNode?: string;
-  /** Graph model: the node of the class outputs; default the model's first output. */
-  outputNode?: string;
-  /** Input side where the model's input shape leaves it open; default 299. */
-  resolution?: number;
-  /** The pixel range the model expects; default [-1, 1] (Keras InceptionV3). */
-  inputRange?: [number, number];
-  /** Shown as FeatureNet.name; default `inception-v3 (DIR)`. */
-  name?: string;
-  /** Its known accuracy, if any (FeatureNet.testAccuracy); default null. */
-  testAccuracy?: number | null;
-}
-
-/** model.json and its weight shards read with fs: Node's tfjs has no file:// handler. */
-async function readModelFolder(dir: string): Promise<{ artifacts: tf.io.ModelArtifacts; graph: boolean; nodes: string[] }> {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-    throw new Error(`Expected a folder holding a tfjs model (model.json and weight files) at ${dir}, but there is none`);
-  }
-  const jsonFile = path.join(dir, 'model.json');
-  if (!fs.existsSync(jsonFile)) throw new Error(`Expected ${jsonFile} (a tfjs model), but the folder has no model.json`);
-  let json: tf.io.ModelJSON & { format?: string };
-  try {
-    json = JSON.parse(fs.readFileSync(jsonFile, 'utf8'));
-  } catch (e) {
-    throw new Error(`Expected ${jsonFile} to be JSON, but parsing failed: ${(e as Error).message}`);
-  }
-  const topology = json?.modelTopology as Record<string, unknown> | undefined;
-  const graph = json?.format === 'graph-model' || Array.isArray(topology?.node);
-  const layers = json?.format === 'layers-model' || (topology !== undefined && ('class_name' in topology || 'model_config' in topology));
-  if (typeof topology !== 'object' || topology === null || graph === layers || !Array.isArray(json.weightsManifest)) {
-    throw new Error(`Expected ${jsonFile} to be a tfjs layers-model or graph-model (modelTopology and weightsManifest), ` +
-      `but got format ${JSON.stringify(json?.format)} with keys ${Object.keys(json ?? {}).join(', ')}`);
-  }
-  const artifacts = await tf.io.getModelArtifactsForJSON(json, async (manifest) => {
-    const buffers = manifest.flatMap((group) => group.paths.map((p) => {
-      const file = path.join(dir, p);
-      if (!fs.existsSync(file)) throw new Error(`Expected weight file ${file} (listed in ${jsonFile}), but it is missing`);
-      const b = fs.readFileSync(file);
-      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-    }));
-    return [manifest.flatMap((group) => group.weights), buffers];
-  });
-  const nodes = graph ? (topology.node as Array<{ name: string }>).map((n) => n.name) : [];
-  return { artifacts, graph, nodes };
-}
-
-/** Features [B, D]: spatial outputs average-pooled, others flattened. */
-function pooled(t: tf.Tensor): tf.Tensor2D {
-  const r = t.rank === 4 ? tf.mean(t, [1, 2]) : t;
-  return tf.reshape(r, [r.shape[0], -1]) as tf.Tensor2D;
-}
-
-/**
- * The class output as probabilities. Rule: an output whose entries all lie in
- * [0, 1] and whose rows sum to 1 within 1e-3 is already p(y|x) (e.g. Keras's
- * softmax `predictions`) and is used as is; anything else is taken as logits
- * and passed through softmax. The check is per batch (one small read).
- */
-function asProbabilities(out: tf.Tensor2D): tf.Tensor2D {
-  const [min, max, dev] = tf.stack([tf.min(out), tf.max(out), tf.max(tf.abs(tf.sub(tf.sum(out, 1), 1)))]).dataSync();
-  return min >= 0 && max <= 1 && dev <= 1e-3 ? out : tf.softmax(out);
-}
-
-/**
- * A tfjs model from the local folder `modelDir` (model.json + weight shards,
- * layers-model or graph-model format; see the file comment for getting
- * Inception-v3) as a FeatureNet. Inputs are converted to the model's input
- * size (bilinear resize; 299 for Inception-v3) and channels (grey repeated to
- * RGB), and mapped from [-1, 1] to `inputRange`. A missing folder, a missing
- * or malformed model.json, a missing weight file or an unknown feature
- * layer/node is one error naming the path.
- */
-export async function loadInceptionFeatureNet(modelDir: string, opts: InceptionOptions = {}): Promise<FeatureNet> {
-  const { artifacts, graph, nodes } = await readModelFolder(modelDir);
-  const handler: tf.io.IOHandler = { load: async () => artifacts };
-  const kind = graph ? 'graph-model' : 'layers-model';
-  let model: tf.LayersModel | tf.GraphModel;
-  try {
-    model = graph ? await tf.loadGraphModel(handler) : await tf.loadLayersModel(handler);
-  } catch (e) {
-    throw new Error(`Expected ${path.join(modelDir, 'model.json')} to load as a tfjs ${kind}, but loading failed: ${(e as Error).message}`);
-  }
-  const release = () => model.dispose();
-  let run: (x: tf.Tensor4D) => [tf.Tensor, tf.Tensor];
-  if (model instanceof tf.LayersModel) {
-    const lm = model;
-    let features: tf.SymbolicTensor;
-    try {
-      const head = [...lm.layers].reverse().find((l) => l.getClassName() === 'Dense');  // the classifier head
-      if (opts.featureNode === undefined && head === undefined) throw new Error('the model has no Dense layer; give featureNode');
-      features = (opts.featureNode !== undefined ? lm.getLayer(opts.featureNode).output : head!.input) as tf.SymbolicTensor;
-    } catch (e) {
-      release();
-      throw new Error(`Expected feature layer ${opts.featureNode ?? '(the input of the last Dense layer)'} in the model of ${modelDir}, ` +
-        `but got: ${(e as Error).message}`);
-    }
-    const both = tf.model({ inputs: lm.inputs, outputs: [features, lm.outputs[0]] });
-    run = (x) => both.predict(x) as [tf.Tensor, tf.Tensor];
-  } else {
-    const gm = model;
-    const outputNode = opts.outputNode ?? gm.outputs[0].name;
-    for (const [what, node] of [['featureNode', opts.featureNode], ['outputNode', outputNode]] as const) {
-      if (node === undefined || !nodes.includes(node.replace(/:\d+$/, ''))) {
-        release();
-        throw new Error(`Expected ${what} to name a node of the graph model in ${modelDir}, but got ${JSON.stringify(node)}`);
-      }
-    }
-    run = (x) => gm.execute(x, [opts.featureNode!, outputNode]) as [tf.Tensor, tf.Tensor];
-  }
-  const fixed = (v: number | null | undefined, open: number) => (v !== null && v !== undefined && v > 0 ? v : open);
-  const [, h, w, c] = model.inputs[0].shape ?? [];
-  const [height, width, channels] = [fixed(h, opts.resolution ?? 299), fixed(w, opts.resolution ?? 299), fixed(c, 3)];
-  const [lo, hi] = opts.inputRange ?? [-1, 1];
-  const name = opts.name ?? `inception-v3 (${modelDir})`;
-  const apply = (x: tf.Tensor4D) => tf.tidy(() => {
-    const fitted = fitInput(x, height, width, channels, false, name);
-    const input = lo === -1 && hi === 1 ? fitted : tf.add(tf.mul(tf.add(fitted, 1), (hi - lo) / 2), lo) as tf.Tensor4D;
-    const [features, out] = run(input);
-    return { features: pooled(features), probs: asProbabilities(tf.reshape(out, [out.shape[0], -1])) };
-  });
-  // One blank image through the network: K from the real output, and a model that cannot run fails here, not mid-evaluation.
-  let numClasses: number;
-  try {
-    const probe = tf.tidy(() => apply(tf.fill([1, height, width, channels], -1) as tf.Tensor4D));
-    numClasses = probe.probs.shape[1];
-    tf.dispose([probe.features, probe.probs]);
-  } catch (e) {
-    release();
-    throw new Error(`Expected the ${kind} in ${modelDir} to run on a [1, ${height}, ${width}, ${channels}] input, but it failed: ${(e as Error).message}`);
-  }
-  return { name, resolution: height, channels, numClasses, testAccuracy: opts.testAccuracy ?? null, apply, dispose: release };
 }
