@@ -21,13 +21,14 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { Config } from './config';
+import { wasmThreads } from './kernels/wasm_threads';
 import { createTrainState, disposeTrainState, dStep, egStep, TrainState } from './train';
 
 /** What one benchmark run measured. */
 export interface BenchResult {
   impl: 'tfjs';
   backend: string;
-  /** Threads the backend computes with (wasm in Node: 1; tfjs-node: TensorFlow's pool of one per core). */
+  /** Threads the backend computes with (wasm: 1 unless started by startWasmThreads; tfjs-node: TensorFlow's pool of one per core). */
   threads: number;
   batch: number;
   iters: number;
@@ -62,8 +63,9 @@ export interface TorchResult {
 
 /** Threads the current backend computes with. */
 export function backendThreads(): number {
-  // tfjs-backend-wasm switches its threads off in Node; the cpu backend is plain JS.
-  return tf.getBackend() === 'tensorflow' ? os.cpus().length : 1;
+  const name = tf.getBackend();
+  if (name === 'wasm') return wasmThreads();
+  return name === 'tensorflow' ? os.cpus().length : 1;  // the cpu backend is plain JS
 }
 
 /** A fixed batch of images in [-1, 1] at E's resolution (seeded, so every run sees the same data). */

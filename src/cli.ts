@@ -13,6 +13,7 @@ import { parseArgs } from 'util';
 import { selectBackend } from './backend';
 import { benchCommand } from './bench';
 import { benchKernels } from './bench_kernels';
+import { startWasmThreads } from './kernels/wasm_threads';
 import { runDemo } from './demo';
 import { checkpointOfStep, evaluateCheckpoint, formatEvalReport, FULL_EVAL, QUICK_EVAL, withTestImages } from './eval/evaluate';
 import { countParameters } from './model/bigbigan';
@@ -32,11 +33,13 @@ Commands:
   presets   list the presets and the paper's ablation rows with their config deltas
   params [--preset NAME] [--ablation NAME] [--set key=value ...]
             build a configuration's networks and print their parameter counts
-  bench [--preset NAME] [--ablation NAME] [--set key=value ...] [--iters N] [--json] [--compare-torch] [--profile] [--backend NAME]
+  bench [--preset NAME] [--ablation NAME] [--set key=value ...] [--iters N] [--json] [--compare-torch] [--profile]
+        [--threads N] [--backend NAME]
             time N D steps and N E/G steps (default preset bench32, N 10) on a fixed batch; --compare-torch
-            runs shared/bench/torch_reference.py in the same invocation; --profile prints the top kernels
+            runs shared/bench/torch_reference.py in the same invocation; --profile prints the top kernels;
+            --threads N starts the wasm backend with N threads (default 1)
   bench-kernels [--iters N]
-            time the wasm conv2d gradient kernels against the forward conv and tfjs-wasm's own
+            time the kit's wasm kernels (conv2d gradients, matMul, reductions, resize, pooling) against tfjs-wasm's own
   demo [--steps N] [--batch N] [--out DIR] [--seed N] [--backend NAME]
             train a small convnet on the embedded MNIST, write a picture and metrics
   backend [--backend NAME]
@@ -76,7 +79,7 @@ async function main(argv: string[]): Promise<void> {
     backend: { type: 'string' }, preset: { type: 'string' }, ablation: { type: 'string' },
     resume: { type: 'boolean' }, set: { type: 'string', multiple: true },
     run: { type: 'string' }, quick: { type: 'boolean' }, inception: { type: 'string' }, checkpoint: { type: 'string' }, images: { type: 'string' },
-    json: { type: 'boolean' }, 'compare-torch': { type: 'boolean' }, profile: { type: 'boolean' },
+    json: { type: 'boolean' }, 'compare-torch': { type: 'boolean' }, profile: { type: 'boolean' }, threads: { type: 'string' },
   } as const;
   let values: Record<string, unknown>;
   try {
@@ -126,6 +129,8 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'bench': {
       const { preset, ablation, cfg } = configOption({ preset: 'bench32', ...values });
+      const threads = intOption(values, 'threads', 1);
+      if (threads > 1) await startWasmThreads(threads);
       const info = await selectBackend({ force, quiet: true });
       if (values.json !== true) console.log(info.line);
       const lines = await benchCommand({ cfg, label: `${preset}/${ablation}`, iters: intOption(values, 'iters', 10),

@@ -112,11 +112,12 @@ function im2colShifted(xT: Float32Array, cols: Float32Array, info: Conv2DInfo): 
           if (from < 0) { at -= from; from = 0; }
           to = Math.min(to, xT.length);
           cols.set(xT.subarray(from, to), at);
-          // Columns whose input ow + dx fell off the row's edge read the neighbour row: zero them.
+          // Columns whose input ow + dx fell off the row's edge read the neighbour row: zero them
+          // (element by element: one fill() call per row cost more than the copy).
+          const edge = dx > 0 ? W - dx : 0, edgeEnd = dx > 0 ? W : -dx;
           for (let oh = ohStart; oh < ohEnd; oh++) {
             const base = dst + oh * W;
-            if (dx > 0) cols.fill(0, base + W - dx, base + W);
-            else if (dx < 0) cols.fill(0, base, base - dx);
+            for (let j = edge; j < edgeEnd; j++) cols[base + j] = 0;
           }
         }
       }

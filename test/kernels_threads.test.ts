@@ -1,0 +1,71 @@
+/**
+ * The threaded wasm backend (src/kernels/wasm_threads.ts): in a fresh process
+ * (threads are chosen before the backend starts), two threads start, and
+ * training steps of a small BigBiGAN and a large convolution's gradients
+ * come out bit for bit as with one thread. Also the refusals: a bad count, and
+ * a backend that already runs with another count.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+
+const DIST = path.join(__dirname, '..', 'src');
+
+/** A script that starts wasm with `threads`, trains 2 D + E/G steps and a conv gradient, and prints a hash of the results. */
+function childScript(threads: number): string {
+  return `
+const crypto = require('crypto');
+const tf = require('@tensorflow/tfjs');
+const { startWasmThreads, wasmThreads } = require(${JSON.stringify(path.join(DIST, 'kernels', 'wasm_threads'))});
+const { selectBackend } = require(${JSON.stringify(path.join(DIST, 'backend'))});
+const { resolveConfig } = require(${JSON.stringify(path.join(DIST, 'presets'))});
+const { createTrainState, dStep, egStep } = require(${JSON.stringify(path.join(DIST, 'train'))});
+(async () => {
+  await startWasmThreads(${threads});
+  await selectBackend({ force: 'wasm', quiet: true });
+  const hash = crypto.createHash('sha256');
+  const cfg = resolveConfig('bench32', 'base', ['zDim=9', 'gCh=8', 'gMults=4,2,1', 'gAttention=8', 'resolution=16', 'eResolution=16',
+                                                'eCh=8', 'eMlp=32', 'dCh=8', 'dMults=1,2', 'dAttention=8', 'dMlp=32', 'batchSize=16']);
+  const state = createTrainState(cfg);
+  const x = tf.randomUniform([16, 16, 16, 1], -1, 1, 'float32', 5);
+  const losses = [];
+  for (let i = 0; i < 2; i++) losses.push(dStep(state, x).L_D, egStep(state, x).L_EG);
+  for (const p of [state.models.G, state.models.E, state.models.D]) for (const [, v] of p.all()) hash.update(Buffer.from(v.dataSync().buffer));
+  const [dx, dw] = tf.tidy(() => {
+    const a = tf.randomNormal([16, 32, 32, 16], 0, 1, 'float32', 6), w = tf.randomNormal([3, 3, 16, 32], 0, 1, 'float32', 7);
+    return tf.grads((a, w) => tf.sum(tf.square(tf.conv2d(a, w, 1, 'same'))))([a, w]);
+  });
+  for (const t of [dx, dw]) hash.update(Buffer.from(t.dataSync().buffer));
+  console.log(JSON.stringify({ threads: wasmThreads(), losses, hash: hash.digest('hex') }));
+})().catch((e) => { console.error(e.message); process.exit(1); });
+`;
+}
+
+function runChild(script: string) {
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: path.join(DIST, '..', '..') });
+  return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
+}
+
+describe('wasm backend with threads', () => {
+  test('two threads start and train bit for bit as one thread does', () => {
+    const results = [1, 2].map((threads) => {
+      const r = runChild(childScript(threads));
+      assert.equal(r.code, 0, `Expected the ${threads}-thread run to succeed, but it failed: ${r.err}`);
+      return JSON.parse(r.out.split('\n').pop() as string);
+    });
+    assert.deepEqual(results.map((r) => r.threads), [1, 2]);
+    for (const l of results[0].losses) assert.ok(Number.isFinite(l), `Expected finite losses, but got ${results[0].losses}`);
+    assert.deepEqual(results[1].losses, results[0].losses);
+    assert.equal(results[1].hash, results[0].hash, 'Expected the same weights and gradients bit for bit with 2 threads');
+  });
+
+  test('a bad thread count, or a backend already running with another count, is refused', () => {
+    const module = JSON.stringify(path.join(DIST, 'kernels', 'wasm_threads'));
+    const bad = runChild(`require(${module}).startWasmThreads(0).catch((e) => { console.log(e.message); });`);
+    assert.match(bad.out, /Expected a whole number of threads ≥ 1, but got 0/);
+    const late = runChild(`const tf = require('@tensorflow/tfjs'); require('@tensorflow/tfjs-backend-wasm');
+      tf.setBackend('wasm').then(() => require(${module}).startWasmThreads(2)).catch((e) => { console.log(e.message); });`);
+    assert.match(late.out, /Expected to start the wasm backend with 2 thread\(s\) before it ran, but it already runs with 1/);
+  });
+});
