@@ -21,6 +21,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { Config } from './config';
+import { resolveConfig } from './presets';
 import { wasmThreads } from './kernels/wasm_threads';
 import { createTrainState, disposeTrainState, dStep, egStep, TrainState } from './train';
 
@@ -195,6 +196,21 @@ export function runTorchReference(opts: { iters: number; warmup: number; threads
   return parsed;
 }
 
+/** Keys that change what a step computes are all but these (data source, schedule and outputs). */
+const NOT_COMPUTE: Array<keyof Config> = ['dataset', 'dataPath', 'steps', 'seed', 'sampleEvery', 'checkpointEvery', 'keepCheckpoints', 'emaStart'];
+
+/**
+ * Why a comparison with torch_reference.py (always bench32) would compare different work,
+ * or null when cfg computes what bench32 computes.
+ */
+export function torchMismatch(cfg: Config): string | null {
+  const ref = resolveConfig('bench32') as unknown as Record<string, unknown>;
+  const differ = (Object.keys(ref) as Array<keyof Config>)
+    .filter((k) => !NOT_COMPUTE.includes(k) && JSON.stringify(ref[k]) !== JSON.stringify(cfg[k]));
+  return differ.length === 0 ? null
+    : `Expected bench32's configuration for --compare-torch (torch_reference.py runs bench32), but ${differ.join(', ')} differ: the ratio compares different work`;
+}
+
 /** What `bigbigan bench` was asked for. */
 export interface BenchCommandOptions {
   cfg: Config;
@@ -214,9 +230,11 @@ export async function benchCommand(o: BenchCommandOptions): Promise<string[]> {
   const ours = benchTraining(o.cfg, { iters: o.iters, warmup });
   const torch = o.compareTorch ? runTorchReference({ iters: o.iters, warmup }) : null;
   const ratio = torch ? Math.round((ours.iter_ms / torch.iter_ms) * 100) / 100 : null;
+  const warning = torch ? torchMismatch(o.cfg) : null;
   const profile = o.profile ? await profileSteps(o.cfg, { warmup }) : null;
   if (o.json) {
-    return [JSON.stringify({ config: o.label, ...ours, ...(torch ? { torch, ratio_iter_ms: ratio } : {}), ...(profile ? { profile } : {}) })];
+    return [JSON.stringify({ config: o.label, ...ours, ...(torch ? { torch, ratio_iter_ms: ratio } : {}),
+                             ...(warning ? { warning } : {}), ...(profile ? { profile } : {}) })];
   }
   const lines = [
     `${o.label}: batch ${ours.batch}, ${ours.iters} timed iterations after ${ours.warmup} warm-up, backend ${ours.backend} (${ours.threads} thread${ours.threads === 1 ? '' : 's'})`,
@@ -227,6 +245,7 @@ export async function benchCommand(o: BenchCommandOptions): Promise<string[]> {
     lines.push(`  PyTorch  d_step ${torch.d_step_ms} ms, eg_step ${torch.eg_step_ms} ms, iter ${torch.iter_ms} ms, ${torch.img_per_s} img/s ` +
                `(${torch.impl} ${torch.torch}, ${torch.threads} threads, batch ${torch.batch})`);
     lines.push(`  ratio iter_ms ours/PyTorch: ${ratio}`);
+    if (warning) lines.push(`  warning: ${warning}`);
   }
   lines.push(`  peak RSS ${ours.peak_rss_mib} MiB; tensors ${ours.tensors_before} before, ${ours.tensors_after} after the timed steps`);
   if (profile) {

@@ -12,7 +12,8 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { findTorchReference, runTorchReference } from '../src/bench';
+import { findTorchReference, runTorchReference, torchMismatch } from '../src/bench';
+import { resolveConfig } from '../src/presets';
 
 const CLI = path.join(__dirname, '..', 'src', 'cli.js');
 const PYTHON = '/usr/bin/python3';
@@ -69,9 +70,17 @@ describe('bigbigan bench', () => {
     const r = JSON.parse(bench(['--json', '--compare-torch'], { BIGBIGAN_TORCH_REFERENCE: script }));
     assert.deepEqual(r.torch.argv, ['--threads', '2', '--iters', '1', '--warmup', '2']);
     assert.equal(r.ratio_iter_ms, Math.round((r.iter_ms / 4.0) * 100) / 100);
+    assert.match(r.warning, /Expected bench32's configuration for --compare-torch .*, but resolution, eResolution, zDim, .* batchSize differ: the ratio compares different work/);
     const text = bench(['--compare-torch'], { BIGBIGAN_TORCH_REFERENCE: script });
     assert.match(text, /PyTorch +d_step 1 ms, eg_step 3 ms, iter 4 ms/);
     assert.match(text, /ratio iter_ms ours\/PyTorch: \d+(\.\d+)?/);
+  });
+
+  test('only bench32 itself (any seed, data or schedule) compares with the reference without a warning', () => {
+    assert.equal(torchMismatch(resolveConfig('bench32')), null);
+    assert.equal(torchMismatch({ ...resolveConfig('bench32'), seed: 7, steps: 5, dataset: 'fashion' }), null);
+    assert.match(torchMismatch(resolveConfig('mnist')) ?? '', /but zDim, gCh, eArch, .* differ/);
+    assert.match(torchMismatch({ ...resolveConfig('bench32'), batchSize: 32 }) ?? '', /but batchSize differ/);
   });
 
   test('the reference script is found by env, beside the repository, or in it; else a clear error', () => {
