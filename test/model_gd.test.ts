@@ -13,7 +13,7 @@ import { PRESETS } from '../src/presets';
 import { Rng } from '../src/rng';
 import { selectBackend } from '../src/backend';
 import { Ctx, Init, Params } from '../src/model/params';
-import { G } from '../src/model/generator';
+import { G, latentChunks } from '../src/model/generator';
 import { D, fBlockResolutions } from '../src/model/discriminator';
 
 const BENCH32: Config = { ...DEFAULT_CONFIG, ...PRESETS.bench32.delta };
@@ -160,10 +160,25 @@ describe('G and D (bench32 and generalisations)', () => {
     for (const p of [g.params, d.params, dDeep.params]) p.dispose();
   });
 
+  test('z splits into chunks as even as possible when zDim is not a multiple of the blocks', () => {
+    for (const [zDim, n] of [[32, 5], [32, 3], [64, 4], [120, 6], [7, 7]]) {
+      const sizes = latentChunks({ ...BENCH32, zDim, gMults: new Array(n).fill(1) });
+      assert.equal(sizes.length, n);
+      assert.equal(sizes.reduce((a, b) => a + b, 0), zDim);
+      assert.ok(Math.max(...sizes) - Math.min(...sizes) <= (zDim % n === 0 ? 0 : 1), `${zDim}/${n}: ${sizes}`);
+      assert.deepEqual([...sizes].sort((a, b) => b - a), sizes);  // larger chunks first
+    }
+    const cfg: Config = { ...BENCH32, zDim: 30 };  // 4 blocks: 8, 8, 7, 7
+    const g = ctxFor('G', 4);
+    tf.tidy(() => assert.deepEqual(G(g, cfg, latent(cfg)).shape, [B, 32, 32, 1]));
+    assert.deepEqual(g.params.weights.get('linear/w')!.shape[0], 8);
+    g.params.dispose();
+  });
+
   test('config mistakes give clear errors', () => {
     const g = ctxFor('G', 1), d = ctxFor('D', 2);
     const cases: Array<[Partial<Config>, RegExp]> = [
-      [{ gMults: [4, 4, 2, 1, 1] }, /Expected zDim to be divisible by gMults.length.*zDim=64 and 5 entries/],
+      [{ zDim: 3 }, /Expected zDim ≥ gMults.length .*zDim=3 and 4 entries/],
       [{ resolution: 64 }, /Expected resolution = 4 \* 2\^\(gMults.length - 1\) = 32 .*but got resolution=64/],
       [{ gAttention: 64 }, /Expected gAttention to be 0 or a block resolution \(8, 16, 32\), but got 64/],
     ];

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_CONFIG } from '../src/config';
 import { ABLATIONS, PRESETS, resolveConfig } from '../src/presets';
+import { selectBackend } from '../src/backend';
+import { countParameters } from '../src/model/bigbigan';
 
 test('preset -> ablation -> settings, in that order', () => {
   const cfg = resolveConfig('bench32', 'deterministic-e', ['batchSize=8', 'latent=uniform', 'gMults=2,2,1,1', 'augmentFlip=true']);
@@ -30,6 +32,16 @@ test('every ablation row differs from Base on every trained preset; small-e / sm
     }
     assert.equal(resolveConfig(preset, 'small-e').eCh * 2, resolveConfig(preset).eCh);
     assert.equal(resolveConfig(preset, 'small-g').gCh * 2, resolveConfig(preset).gCh);
+  }
+});
+
+test('every ablation row builds its networks on every trained preset (G, E and D shapes agree)', async () => {
+  await selectBackend({ force: 'wasm', quiet: true });
+  for (const preset of ['mnist', 'fashion', 'cifar10', 'bench32']) {
+    for (const row of Object.keys(ABLATIONS)) {
+      const cfg = resolveConfig(preset, row);
+      assert.doesNotThrow(() => countParameters({ ...cfg, init: 'normal' }), `${preset}/${row} does not build`);
+    }
   }
 });
 

@@ -36,13 +36,22 @@ export function blockResolutions(blocks: number): number[] {
   return Array.from({ length: blocks }, (_, i) => G_SEED_SIZE * 2 ** (i + 1));
 }
 
-/** Throws unless the config describes a consistent generator; returns the latent chunk size. */
-export function checkGeneratorConfig(cfg: Config): number {
+/**
+ * The sizes of z's chunks, one per gMults entry, as even as possible (the
+ * first zDim mod n chunks one larger), so that a row changing G's depth keeps
+ * the same z (e.g. zDim 32 over 5 blocks: 7, 7, 6, 6, 6).
+ */
+export function latentChunks(cfg: Config): number[] {
+  const n = cfg.gMults.length;
+  return Array.from({ length: n }, (_, i) => Math.floor(cfg.zDim / n) + (i < cfg.zDim % n ? 1 : 0));
+}
+
+/** Throws unless the config describes a consistent generator; returns the latent chunk sizes. */
+export function checkGeneratorConfig(cfg: Config): number[] {
   const chunks = cfg.gMults.length;
   if (chunks < 1) throw new Error(`Expected gMults to have at least one entry, but got []`);
-  if (cfg.zDim % chunks !== 0) {
-    throw new Error(`Expected zDim to be divisible by gMults.length (one latent chunk per entry), ` +
-                    `but got zDim=${cfg.zDim} and ${chunks} entries [${cfg.gMults}]`);
+  if (cfg.zDim < chunks) {
+    throw new Error(`Expected zDim ≥ gMults.length (one latent chunk per entry), but got zDim=${cfg.zDim} and ${chunks} entries [${cfg.gMults}]`);
   }
   const outSide = G_SEED_SIZE * 2 ** (chunks - 1);
   if (outSide !== cfg.resolution) {
@@ -53,25 +62,25 @@ export function checkGeneratorConfig(cfg: Config): number {
   if (cfg.gAttention !== 0 && !sides.includes(cfg.gAttention)) {
     throw new Error(`Expected gAttention to be 0 or a block resolution (${sides.join(', ')}), but got ${cfg.gAttention}`);
   }
-  return cfg.zDim / chunks;
+  return latentChunks(cfg);
 }
 
 /**
  * G(z): z [B, zDim] -> images [B, resolution, resolution, channels] in [-1, 1].
  *
- * z is split into gMults.length equal chunks: chunk 0 -> SN linear -> 4x4 x gCh·gMults[0];
+ * z is split into gMults.length chunks (latentChunks): chunk 0 -> SN linear -> 4x4 x gCh·gMults[0];
  * block i (gCh·gMults[i] -> gCh·gMults[i+1], side doubles) is conditioned on chunk i+1;
  * self-attention follows the block whose output side is gAttention; then BN (affine)
  * -> ReLU -> SN conv3x3 -> channels -> tanh. Variables: `linear`, `block{i}/{cbn1,conv1,cbn2,conv2,shortcut}`,
  * `attention`, `bn`, `out` under ctx.path.
  */
 export function G(ctx: Ctx, cfg: Config, z: tf.Tensor2D): tf.Tensor4D {
-  checkGeneratorConfig(cfg);
+  const chunks = checkGeneratorConfig(cfg);
   if (z.rank !== 2 || z.shape[1] !== cfg.zDim) {
     throw new Error(`Expected z of shape [B, ${cfg.zDim}], but got [${z.shape}]`);
   }
   const widths = cfg.gMults.map((m) => cfg.gCh * m);
-  const zs = tf.split(z, cfg.gMults.length, 1) as tf.Tensor2D[];             // each [B, chunk]
+  const zs = tf.split(z, chunks, 1) as tf.Tensor2D[];                                   // each [B, chunk]
   const seed = linear(sub(ctx, 'linear'), zs[0], G_SEED_SIZE * G_SEED_SIZE * widths[0]);
   let h = tf.reshape(seed, [-1, G_SEED_SIZE, G_SEED_SIZE, widths[0]]) as tf.Tensor4D;  // [B, 4, 4, C0]
   for (let i = 0; i + 1 < widths.length; i++) {
