@@ -3,6 +3,7 @@
  * The kit's command line: `npx bigbigan <command> [options]`.
  *   train     train BigBiGAN (a preset, an ablation row, overrides), resumable
  *   eval      linear probe, k-NN, FID/IS and reconstructions of a checkpoint
+ *   sweep     every ablation row × seeds, trained and evaluated, resumable, one results table
  *   presets   list presets and ablation rows with their config deltas
  *   demo      train the small convnet on the embedded MNIST (smoke test of an install)
  *   backend   print which tfjs backend runs here, and why
@@ -19,6 +20,11 @@ import { checkpointOfStep, evaluateCheckpoint, formatEvalReport, FULL_EVAL, QUIC
 import { countParameters } from './model/bigbigan';
 import { ABLATIONS, PRESETS, resolveConfig } from './presets';
 import { trainRun } from './run';
+import { ablationSweep } from './sweep';
+import { runLocalSweep } from './sweep_local';
+
+/** E/G steps of every sweep run: the documented budget of the mnist / fashion sweeps (README, Results). */
+const DEFAULT_SWEEP_STEPS = 150;
 
 const USAGE = `Usage: bigbigan <command> [options]
 
@@ -30,6 +36,10 @@ Commands:
             evaluate a run's newest checkpoint (or a checkpoint file): linear probe and k-NN on
             E's features beside random-init and pixel baselines, FID/IS of G_ema and raw G,
             reconstructions (--images N: N test images for each); writes DIR/eval/eval-<step>.json and a grid
+  sweep [--grid ablations] [--preset NAME] [--seeds N] [--steps N] [--jobs N] [--rows a,b,...] [--set key=value ...] [--out DIR]
+            train and evaluate every ablation row × seed (default 3 seeds, ${DEFAULT_SWEEP_STEPS} steps, 2 jobs at a time,
+            DIR runs/sweep-<preset>); re-running skips finished runs and resumes interrupted ones; writes
+            DIR/results.csv and DIR/results.json
   presets   list the presets and the paper's ablation rows with their config deltas
   params [--preset NAME] [--ablation NAME] [--set key=value ...]
             build a configuration's networks and print their parameter counts
@@ -79,6 +89,7 @@ async function main(argv: string[]): Promise<void> {
     backend: { type: 'string' }, preset: { type: 'string' }, ablation: { type: 'string' },
     resume: { type: 'boolean' }, set: { type: 'string', multiple: true },
     run: { type: 'string' }, quick: { type: 'boolean' }, inception: { type: 'string' }, checkpoint: { type: 'string' }, images: { type: 'string' },
+    grid: { type: 'string' }, seeds: { type: 'string' }, jobs: { type: 'string' }, rows: { type: 'string' },
     json: { type: 'boolean' }, 'compare-torch': { type: 'boolean' }, profile: { type: 'boolean' }, threads: { type: 'string' },
   } as const;
   let values: Record<string, unknown>;
@@ -142,6 +153,24 @@ async function main(argv: string[]): Promise<void> {
       for (const row of await benchKernels(intOption(values, 'iters', 5))) console.log(JSON.stringify(row));
       return;
     }
+    case 'sweep': {
+      const grid = (values.grid as string | undefined) ?? 'ablations';
+      if (grid !== 'ablations') throw new UsageError(`Expected --grid ablations (the paper's Table 1 rows), but got '${grid}'`);
+      const preset = (values.preset as string | undefined) ?? 'mnist';
+      let def;
+      try {
+        def = ablationSweep({ preset, seeds: intOption(values, 'seeds', 3), steps: intOption(values, 'steps', DEFAULT_SWEEP_STEPS),
+                              rows: (values.rows as string | undefined)?.split(',').map((r) => r.trim()).filter(Boolean),
+                              settings: (values.set as string[] | undefined) ?? [] });
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      const out = (values.out as string | undefined) ?? path.join('runs', `sweep-${preset}`);
+      if (force) process.env.BIGBIGAN_BACKEND = force;  // the runs' processes select it
+      const summary = await runLocalSweep(def, { out, jobs: intOption(values, 'jobs', 2) });
+      if (summary.failed.length > 0) process.exitCode = 1;
+      return;
+    }
     case 'presets': {
       console.log('Presets (bigbigan train --preset NAME):');
       for (const [name, p] of Object.entries(PRESETS)) console.log(`  ${name.padEnd(12)} ${p.about}\n  ${''.padEnd(12)} ${JSON.stringify(p.delta)}`);
@@ -164,7 +193,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     default:
-      throw new UsageError(`Expected a command (train, eval, presets, params, bench, bench-kernels, demo, backend, help), but got '${command}'`);
+      throw new UsageError(`Expected a command (train, eval, sweep, presets, params, bench, bench-kernels, demo, backend, help), but got '${command}'`);
   }
 }
 

@@ -10,10 +10,12 @@ import * as fs from 'fs';
  * The columns of a results table; `status` is 'done' or 'diverged' (training
  * stopped at a non-finite loss: figures empty), `run` the run folder.
  */
-export const RESULT_COLUMNS = ['row', 'seed', 'steps', 'IS', 'FID', 'probe_top1', 'probe_top5', 'knn1', 'class_consistency', 'wall_s', 'status', 'run'] as const;
+export const RESULT_COLUMNS = ['row', 'seed', 'steps', 'IS', 'FID', 'probe_top1', 'probe_top5', 'knn1', 'class_consistency', 'wall_s',
+                               'probe_top1_random_init', 'knn1_random_init', 'status', 'run'] as const;
 export type ResultColumn = (typeof RESULT_COLUMNS)[number];
 /** The figures a row is summarised by (mean and spread over seeds). */
-export const RESULT_METRICS = ['IS', 'FID', 'probe_top1', 'probe_top5', 'knn1', 'class_consistency', 'wall_s'] as const;
+export const RESULT_METRICS = ['IS', 'FID', 'probe_top1', 'probe_top5', 'knn1', 'class_consistency', 'wall_s',
+                               'probe_top1_random_init', 'knn1_random_init'] as const;
 export type ResultMetric = (typeof RESULT_METRICS)[number];
 
 /** One (row, seed) result; null where a figure does not exist (e.g. no probe without E). */

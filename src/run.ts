@@ -31,6 +31,8 @@ export interface RunOptions {
   quiet?: boolean;
   /** Use this dataset instead of loading cfg.dataset (tests, notebooks). */
   dataset?: Dataset;
+  /** Called after every E/G step (sweeps report progress with it). */
+  onStep?: (step: number, total: number) => void;
   /** How the evaluations every cfg.evalEvery steps run (defaults: eval/evaluate.ts QUICK_EVAL, a 1500-step cached feature net). */
   evaluation?: { settings?: EvalSettings; featureNetSteps?: number; cacheDir?: string };
 }
@@ -218,6 +220,7 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
   let pictures = { samples: '', reconstructions: '' };
   let evaluator: Evaluator | undefined;
   let evalMs = 0;  // not training time: left out of img/s
+  let lineTime = Date.now();  // step_s: wall time since the previous line (the previous step's pictures and checkpoint included, evaluations not)
   try {
     while (state.step < cfg.steps) {
       const metrics: Record<string, number> = {};
@@ -236,8 +239,11 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
       }
       const imgPerSec = ((state.step - firstStep) * cfg.batchSize * (cfg.dSteps + 1)) / ((Date.now() - start - evalMs) / 1000);
       last = { step: state.step, ...metrics, lr_G: state.optG.lr, lr_D: state.optD.lr, lr_E: state.optE?.lr ?? 0, img_per_s: imgPerSec };
-      fs.appendFileSync(metricsFile, JSON.stringify({ ...last, backend: backend.tfBackend, time: new Date().toISOString() }) + '\n');
+      const now = Date.now();
+      fs.appendFileSync(metricsFile, JSON.stringify({ ...last, step_s: (now - lineTime) / 1000, backend: backend.tfBackend, time: new Date(now).toISOString() }) + '\n');
+      lineTime = now;
       progress?.update(state.step, { L_D: metrics.L_D, L_EG: metrics.L_EG, 'img/s': imgPerSec });
+      opts.onStep?.(state.step, cfg.steps);
       const end = state.step === cfg.steps;
       if (end || state.step % cfg.sampleEvery === 0) pictures = writePictures(state, out, fixedZ, fixedX);
       if (end || state.step % cfg.checkpointEvery === 0) checkpoint = save();
@@ -250,6 +256,7 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
         fs.appendFileSync(metricsFile, JSON.stringify({ step: state.step, kind: 'eval', ...figures, eval_seconds: report.seconds }) + '\n');
         if (!opts.quiet) process.stderr.write(`\neval at step ${state.step}: ${Object.entries(figures).map(([k, v]) => `${k} ${v === null ? '-' : v.toFixed(3)}`).join(', ')}\n`);
         evalMs += Date.now() - t;
+        lineTime += Date.now() - t;
       }
     }
     progress?.finish();

@@ -69,6 +69,13 @@ export interface EvaluatorOptions {
   cacheDir?: string;
   /** Training steps of the dataset classifier when it is not cached yet (feature_net.ts default). */
   featureNetSteps?: number;
+  /**
+   * Side at which FID, IS and class consistency are measured (default: G's
+   * resolution). A sweep fixes it so that rows whose G makes 16x16 or 64x64
+   * images are scored by the same feature net on the same real statistics
+   * (their images are resized to it).
+   */
+  resolution?: number;
   /** The dataset, when the caller has it loaded already. */
   dataset?: Dataset;
   quiet?: boolean;
@@ -82,23 +89,24 @@ export class Evaluator {
   /** Progress lines while evaluating (the trainer turns them off). */
   progress: boolean;
 
-  private constructor(readonly cfg: Config, readonly dataset: Dataset, readonly net: FeatureNet, quiet: boolean) {
+  private constructor(readonly cfg: Config, readonly dataset: Dataset, readonly net: FeatureNet, readonly resolution: number, quiet: boolean) {
     this.progress = !quiet;
   }
 
   static async create(cfg: Config, opts: EvaluatorOptions = {}): Promise<Evaluator> {
     const dataset = opts.dataset ?? await loadDataset(cfg.dataset, { path: cfg.dataPath || undefined, seed: cfg.seed });
+    const resolution = opts.resolution ?? cfg.resolution;
     const net = opts.inception
       ? await loadInceptionFeatureNet(opts.inception)
-      : await datasetFeatureNet(dataset, { resolution: cfg.resolution, cacheDir: opts.cacheDir, steps: opts.featureNetSteps, quiet: opts.quiet });
-    return new Evaluator(cfg, dataset, net, opts.quiet ?? false);
+      : await datasetFeatureNet(dataset, { resolution, cacheDir: opts.cacheDir, steps: opts.featureNetSteps, quiet: opts.quiet });
+    return new Evaluator(cfg, dataset, net, resolution, opts.quiet ?? false);
   }
 
   /** FID's reference: statistics of the first `n` test images, computed once. */
   real(n: number): GaussianStats {
     let s = this.realCache.get(n);
     if (s === undefined) {
-      s = realStats(this.net, this.dataset.test, this.cfg.resolution, { limit: n, progress: this.progress });
+      s = realStats(this.net, this.dataset.test, this.resolution, { limit: n, progress: this.progress });
       this.realCache.set(n, s);
     }
     return s;
@@ -160,6 +168,8 @@ export function flatMetrics(r: EvalReport): Record<string, number | null> {
     probe_top1_random_init: row('random-init')?.probe_top1_test ?? null,
     probe_top1_pixels: row('pixels')?.probe_top1_test ?? null,
     knn1: row('trained')?.knn1_test ?? null,
+    knn1_random_init: row('random-init')?.knn1_test ?? null,
+    knn1_pixels: row('pixels')?.knn1_test ?? null,
     class_consistency: r.reconstruction?.class_consistency_mean ?? null,
     recon_mse: r.reconstruction?.mse_mean ?? null,
   };
@@ -213,6 +223,7 @@ export async function evaluateCheckpoint(fileOrDir: string, settings: EvalSettin
   try {
     const evalDir = path.join(path.dirname(file), 'eval');
     const report = evaluator.evaluate(models, step, settings, { checkpoint: file, evalDir });
+    fs.mkdirSync(evalDir, { recursive: true });  // also without E (no grid written)
     fs.writeFileSync(path.join(evalDir, `eval-${String(step).padStart(8, '0')}.json`), JSON.stringify(report, null, 2) + '\n');
     return report;
   } finally {

@@ -50,6 +50,7 @@ export function resultFromMetrics(row: string, seed: number, m: Metrics): Result
   return {
     row, seed, steps: step, IS: get('is'), FID: get('fid'), probe_top1: get('probe_top1'), probe_top5: null,
     knn1: get('knn1'), class_consistency: get('class_consistency'), wall_s: wallSeconds(m),
+    probe_top1_random_init: get('probe_top1_random_init'), knn1_random_init: get('knn1_random_init'),
   };
 }
 

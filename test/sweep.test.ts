@@ -1,0 +1,120 @@
+/**
+ * The ablation sweep (src/sweep.ts, sweep_local.ts): the plan, a tiny sweep
+ * run in child processes two at a time, its results table, resuming an
+ * interrupted run from its checkpoint, and a re-run that trains nothing.
+ */
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import { selectBackend } from '../src/backend';
+import { EvalSettings } from '../src/eval/evaluate';
+import { ABLATIONS } from '../src/presets';
+import { readResultsTable } from '../src/results';
+import { trainRun } from '../src/run';
+import { ablationSweep, jobState, openSweepFolder, planSweep, SweepDefinition } from '../src/sweep';
+import { runLocalSweep } from '../src/sweep_local';
+
+/** A model small enough for seconds per run (16x16, 4 steps). */
+const TINY = ['zDim=6', 'gCh=4', 'gMults=2,2,1', 'gAttention=8', 'resolution=16', 'eResolution=16', 'eCh=4', 'eMlp=16',
+              'dCh=8', 'dMults=1,2', 'dAttention=8', 'dMlp=16', 'batchSize=8', 'emaStart=1'];
+const EVAL: EvalSettings = { samples: 40, realImages: 40, probeTrain: 60, probeEval: 20, reconstructions: 20, rawG: false, baselines: false };
+
+function tinySweep(rows: string[], seeds: number, steps = 4): SweepDefinition {
+  return ablationSweep({ preset: 'mnist', rows, seeds, steps, settings: TINY, evaluation: EVAL });
+}
+
+describe('ablation sweep', () => {
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-cache-'));
+  const quiet = { cacheDir, featureNetSteps: 20, log: null };
+  before(async () => { await selectBackend({ force: 'wasm', quiet: true }); });
+
+  test('the plan: every row × seed, identical configs share a run, unknown rows are one clear error', () => {
+    const def = ablationSweep({ preset: 'mnist', seeds: 3, steps: 100 });
+    assert.deepEqual(def.rows, Object.keys(ABLATIONS));
+    const jobs = planSweep(def);
+    const rows = jobs.flatMap((j) => j.rows.map((r) => `${r}/${j.seed}`)).sort();
+    assert.deepEqual(rows, Object.keys(ABLATIONS).flatMap((r) => [0, 1, 2].map((s) => `${r}/${s}`)).sort());
+    const base0 = jobs.find((j) => j.name === 'base-s0')!;
+    assert.deepEqual(base0.rows, ['base', 'resnet-x1']);          // the mnist preset's E is ResNet x1
+    assert.equal(jobs.length, 3 * (Object.keys(ABLATIONS).length - 1));
+    for (const j of jobs) {
+      assert.equal(j.cfg.steps, 100);
+      assert.equal(j.cfg.seed, j.seed);
+      assert.equal(j.cfg.evalEvery, 0);
+    }
+    assert.notDeepEqual(jobs.find((j) => j.name === 'base-s1')!.cfg, base0.cfg);
+    assert.throws(() => ablationSweep({ preset: 'mnist', rows: ['base', 'bigger-g'], seeds: 1, steps: 10 }), /Expected ablation rows .* but got bigger-g/);
+    assert.throws(() => ablationSweep({ preset: 'mnsit', seeds: 1, steps: 10 }), /Expected a preset/);
+  });
+
+  test('a tiny sweep (2 rows × 2 seeds, 2 at a time): results table, pruned folders, and a re-run trains nothing', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-'));
+    const def = tinySweep(['base', 'no-e'], 2);
+    const first = await runLocalSweep(def, { out, jobs: 2, ...quiet });
+    assert.deepEqual(first.failed, []);
+    assert.equal(first.trained, 4);
+    const table = readResultsTable(path.join(out, 'results.csv'))!;
+    assert.deepEqual(table.map((r) => `${r.row}/${r.seed}`), ['base/0', 'no-e/0', 'base/1', 'no-e/1']);
+    for (const r of table) {
+      assert.equal(r.steps, 4);
+      assert.equal(r.status, 'done');
+      assert.ok(r.FID !== null && r.FID > 0 && r.IS !== null && r.IS >= 1, `${r.row}: FID ${r.FID}, IS ${r.IS}`);
+      assert.ok(r.wall_s !== null && r.wall_s >= 0);
+      // no-e has no encoder: no representation figures
+      assert.equal(r.probe_top1 === null, r.row === 'no-e');
+      assert.equal(r.class_consistency === null, r.row === 'no-e');
+    }
+    // Baselines for the first seed only.
+    assert.ok(table.find((r) => r.row === 'base' && r.seed === 0)!.probe_top1_random_init !== null);
+    assert.equal(table.find((r) => r.row === 'base' && r.seed === 1)!.probe_top1_random_init, null);
+    assert.deepEqual(readResultsTable(path.join(out, 'results.json')), table);
+    // Seeds differ: different runs, different figures.
+    assert.notEqual(table[0].FID, table[2].FID);
+    const dir = path.join(out, 'base-s0');
+    const files = fs.readdirSync(dir).sort();
+    assert.ok(!files.some((f) => f.startsWith('ckpt-')), `checkpoints left: ${files}`);
+    assert.deepEqual(files.filter((f) => f.endsWith('.png')), ['recon-00000004.png', 'samples-00000004.png']);
+    const lines = zlib.gunzipSync(fs.readFileSync(path.join(dir, 'metrics.jsonl.gz'))).toString().trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => l.step), [1, 2, 3, 4]);
+
+    const logged: string[] = [];
+    const again = await runLocalSweep(def, { out, jobs: 2, ...quiet, log: (l) => logged.push(l) });
+    assert.deepEqual([again.skipped, again.trained, again.resumed], [4, 0, 0]);
+    assert.match(logged.join('\n'), /all 4 runs in .* are finished: nothing to train/);
+    assert.deepEqual(readResultsTable(path.join(out, 'results.csv')), table);
+
+    // A different budget in the same folder is refused, naming the difference; more seeds are added.
+    await assert.rejects(runLocalSweep(tinySweep(['base', 'no-e'], 2, 6), { out, jobs: 1, ...quiet }), /steps 4 \(there\) vs 6 \(asked\)/);
+    const more = await runLocalSweep(tinySweep(['base'], 3), { out, jobs: 1, ...quiet });
+    assert.deepEqual([more.skipped, more.trained], [2, 1]);
+  });
+
+  test('an interrupted run resumes from its checkpoint and ends as if uninterrupted', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-resume-'));
+    const def = tinySweep(['base'], 1);
+    openSweepFolder(out, def);
+    const [job] = planSweep(def);
+    // Half the run, as a crash after the step-2 checkpoint leaves it (steps may change on resume).
+    await trainRun({ cfg: { ...job.cfg, steps: 2, checkpointEvery: 2 }, out: path.join(out, job.name), quiet: true });
+    assert.equal(jobState(out, job), 'partial');
+    const s = await runLocalSweep(def, { out, jobs: 1, ...quiet });
+    assert.deepEqual([s.resumed, s.trained], [1, 0]);
+    const lines = zlib.gunzipSync(fs.readFileSync(path.join(out, job.name, 'metrics.jsonl.gz'))).toString().trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => l.step), [1, 2, 3, 4]);
+
+    // The same run uninterrupted: the same losses at every step (resumption is exact).
+    const whole = fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-whole-'));
+    await trainRun({ cfg: job.cfg, out: whole, quiet: true });
+    const wholeLines = fs.readFileSync(path.join(whole, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => l.L_EG), wholeLines.map((l) => l.L_EG));
+  });
+
+  test('a sweep folder that is not a sweep is one clear error', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-bad-'));
+    fs.writeFileSync(path.join(out, 'sweep.json'), '{ not json');
+    assert.throws(() => openSweepFolder(out, tinySweep(['base'], 1)), /Expected .*sweep\.json to be a sweep definition, but it is not valid JSON/);
+  });
+});
