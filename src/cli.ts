@@ -24,7 +24,7 @@ import { ablationSweep } from './sweep';
 import { runLocalSweep } from './sweep_local';
 
 /** E/G steps of every sweep run: the documented budget of the mnist / fashion sweeps (README, Results). */
-const DEFAULT_SWEEP_STEPS = 150;
+const DEFAULT_SWEEP_STEPS = 120;
 
 const USAGE = `Usage: bigbigan <command> [options]
 
