@@ -26,17 +26,20 @@ function variableOf(make: () => tf.Tensor): tf.Variable {
   return tf.tidy(() => tf.variable(make()));
 }
 
-/** He-normal initialised classifier; `seed` makes the initial weights reproducible. */
+/**
+ * He-normal initialised classifier; `seed` makes the initial weights reproducible.
+ * tf.random* seeds are offset from 1: tfjs takes a seed of 0 as "no seed" (Math.random).
+ */
 export function createClassifier(channels: number, numClasses: number, seed = 0): Classifier {
   const params: Record<string, tf.Variable> = {};
   let cin = channels;
   CONVS.forEach(([cout], i) => {
     const std = Math.sqrt(2 / (9 * cin));  // He et al. 2015, arXiv:1502.01852
-    params[`conv${i}/w`] = variableOf(() => tf.randomNormal([3, 3, cin, cout], 0, std, 'float32', seed + i));
+    params[`conv${i}/w`] = variableOf(() => tf.randomNormal([3, 3, cin, cout], 0, std, 'float32', seed + i + 1));
     params[`conv${i}/b`] = variableOf(() => tf.zeros([cout]));
     cin = cout;
   });
-  params['head/w'] = variableOf(() => tf.randomNormal([cin, numClasses], 0, Math.sqrt(1 / cin), 'float32', seed + 99));
+  params['head/w'] = variableOf(() => tf.randomNormal([cin, numClasses], 0, Math.sqrt(1 / cin), 'float32', seed + 100));
   params['head/b'] = variableOf(() => tf.zeros([numClasses]));
   return { channels, numClasses, params };
 }

@@ -80,6 +80,17 @@ describe('datasetFeatureNet', () => {
     assert.equal(tf.memory().numTensors, tensors, 'tensors left after dispose');
   });
 
+  test('training is reproducible: the default seed 0 in two cache folders gives the same network', async () => {
+    const part = loadMnist(undefined, { limit: 100 });
+    const nets = [];
+    for (const dir of [tmp('fnet-a-'), tmp('fnet-b-')]) nets.push(await datasetFeatureNet(part, { resolution: 16, steps: 2, batchSize: 16, cacheDir: dir, quiet: true }));
+    const x = splitToTensor(part.test, { n: 8 });
+    const [a, b] = nets.map((n) => n.apply(x));
+    assert.equal(maxDiff(a.features, b.features), 0);
+    tf.dispose([x, a.features, a.probs, b.features, b.probs]);
+    for (const n of nets) n.dispose();
+  });
+
   test('a damaged cache file is one clear error naming it', async () => {
     const other = tmp('fnet-bad-');
     const bad = featureNetCacheFile(mnist, { ...opts, cacheDir: other });
