@@ -4,6 +4,8 @@
  *   train     train BigBiGAN (a preset, an ablation row, overrides), resumable
  *   eval      linear probe, k-NN, FID/IS and reconstructions of a checkpoint
  *   sweep     every ablation row × seeds, trained and evaluated, resumable, one results table
+ *             (--queue redis://...: enqueued for `worker`s on many machines)
+ *   worker    take sweep runs from a BullMQ queue on Redis
  *   presets   list presets and ablation rows with their config deltas
  *   demo      train the small convnet on the embedded MNIST (smoke test of an install)
  *   backend   print which tfjs backend runs here, and why
@@ -20,7 +22,7 @@ import { checkpointOfStep, evaluateCheckpoint, formatEvalReport, FULL_EVAL, QUIC
 import { countParameters } from './model/bigbigan';
 import { ABLATIONS, PRESETS, resolveConfig } from './presets';
 import { trainRun } from './run';
-import { ablationSweep } from './sweep';
+import { ablationSweep, SweepDefinition } from './sweep';
 import { runLocalSweep } from './sweep_local';
 
 /** E/G steps of every sweep run: the documented budget of the mnist / fashion sweeps (README, Results). */
@@ -40,6 +42,14 @@ Commands:
             train and evaluate every ablation row × seed (default 3 seeds, ${DEFAULT_SWEEP_STEPS} steps, 2 jobs at a time,
             DIR runs/sweep-<preset>); re-running skips finished runs and resumes interrupted ones; writes
             DIR/results.csv and DIR/results.json
+  sweep ... --queue redis://HOST:PORT [--status [--wait]]
+            enqueue the unfinished runs for workers instead (DIR must be on storage every worker reaches
+            at the same path); --status shows queued, running, done and failed runs and writes the
+            results table; --wait repeats it until no run is waiting or running
+  worker --queue redis://HOST:PORT [--concurrency N] [--stall-seconds N]
+            take sweep runs from the queue and train + evaluate them (N at a time, default 1); a run whose
+            worker stops renewing its lock for --stall-seconds (default 30) goes to another worker and
+            resumes from its checkpoint
   presets   list the presets and the paper's ablation rows with their config deltas
   params [--preset NAME] [--ablation NAME] [--set key=value ...]
             build a configuration's networks and print their parameter counts
@@ -78,6 +88,26 @@ function configOption(values: Record<string, unknown>, extra: string[] = []) {
   }
 }
 
+/** `sweep --queue`: enqueue the unfinished runs, or (--status) report them, (--wait) until none is waiting or running. */
+async function queueSweepCommand(def: SweepDefinition, out: string, queue: string, status: boolean, wait: boolean): Promise<void> {
+  const { enqueueSweep, formatStatus, sweepStatus } = await import('./sweep_queue');
+  if (!status) {
+    const s = await enqueueSweep(def, { queue, out });
+    console.log(`sweep ${out}: ${s.added.length} runs enqueued, ${s.retried.length} failed runs retried, ${s.skipped.length} finished or already queued; ` +
+                `start workers with: npx bigbigan worker --queue ${queue}`);
+    return;
+  }
+  for (;;) {
+    const states = await sweepStatus(def, { queue, out });
+    for (const line of formatStatus(states, out)) console.log(line);
+    if (!wait || !states.some((r) => ['waiting', 'running', 'delayed'].includes(r.state))) {
+      if (states.some((r) => r.state === 'failed')) process.exitCode = 1;
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
@@ -89,7 +119,8 @@ async function main(argv: string[]): Promise<void> {
     backend: { type: 'string' }, preset: { type: 'string' }, ablation: { type: 'string' },
     resume: { type: 'boolean' }, set: { type: 'string', multiple: true },
     run: { type: 'string' }, quick: { type: 'boolean' }, inception: { type: 'string' }, checkpoint: { type: 'string' }, images: { type: 'string' },
-    grid: { type: 'string' }, seeds: { type: 'string' }, jobs: { type: 'string' }, rows: { type: 'string' },
+    queue: { type: 'string' }, status: { type: 'boolean' }, wait: { type: 'boolean' }, concurrency: { type: 'string' },
+    'stall-seconds': { type: 'string' }, grid: { type: 'string' }, seeds: { type: 'string' }, jobs: { type: 'string' }, rows: { type: 'string' },
     json: { type: 'boolean' }, 'compare-torch': { type: 'boolean' }, profile: { type: 'boolean' }, threads: { type: 'string' },
   } as const;
   let values: Record<string, unknown>;
@@ -167,8 +198,22 @@ async function main(argv: string[]): Promise<void> {
       }
       const out = (values.out as string | undefined) ?? path.join('runs', `sweep-${preset}`);
       if (force) process.env.BIGBIGAN_BACKEND = force;  // the runs' processes select it
+      if (values.queue !== undefined) {
+        await queueSweepCommand(def, out, values.queue as string, values.status === true, values.wait === true);
+        return;
+      }
       const summary = await runLocalSweep(def, { out, jobs: intOption(values, 'jobs', 2) });
       if (summary.failed.length > 0) process.exitCode = 1;
+      return;
+    }
+    case 'worker': {
+      if (values.queue === undefined) throw new UsageError('Expected --queue redis://HOST:PORT, but got none');
+      const { runWorker } = await import('./sweep_queue');
+      const worker = await runWorker({ queue: values.queue as string, concurrency: intOption(values, 'concurrency', 1),
+                                       stallSeconds: intOption(values, 'stall-seconds', 30) });
+      await new Promise<void>((resolve) => {
+        for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { void worker.close().then(resolve); });
+      });
       return;
     }
     case 'presets': {
@@ -193,7 +238,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     default:
-      throw new UsageError(`Expected a command (train, eval, sweep, presets, params, bench, bench-kernels, demo, backend, help), but got '${command}'`);
+      throw new UsageError(`Expected a command (train, eval, sweep, worker, presets, params, bench, bench-kernels, demo, backend, help), but got '${command}'`);
   }
 }
 

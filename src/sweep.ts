@@ -70,10 +70,14 @@ export const SWEEP_EVAL: EvalSettings = {
   samples: 2000, realImages: 2000, probeTrain: 5000, probeEval: 2000, reconstructions: 1000, rawG: false, baselines: false,
 };
 
-/** Run overrides the sweep adds: no evaluation during training, pictures at the end, a checkpoint every 50 steps to resume from. */
+/**
+ * A run's settings: the sweep's defaults (no evaluation during training,
+ * pictures at the end, a checkpoint every 50 steps to resume from), then the
+ * sweep's --set overrides, then its budget and the seed.
+ */
 function runSettings(def: SweepDefinition, seed: number): string[] {
-  return [...def.settings, `steps=${def.steps}`, `seed=${seed}`, 'evalEvery=0', `sampleEvery=${def.steps}`,
-          `checkpointEvery=${Math.min(50, def.steps)}`, 'keepCheckpoints=1'];
+  return ['evalEvery=0', `sampleEvery=${def.steps}`, `checkpointEvery=${Math.min(50, def.steps)}`, 'keepCheckpoints=1',
+          ...def.settings, `steps=${def.steps}`, `seed=${seed}`];
 }
 
 /** The definition of an ablation sweep (all rows unless `rows` names some), checked. */

@@ -32,10 +32,10 @@ export interface LocalSweepSummary {
 }
 
 type ChildMessage = { type: 'progress'; progress: JobProgress } | { type: 'done'; result: JobResult } | { type: 'error'; message: string };
-type ParentMessage = { out: string; def: SweepDefinition; job: SweepJob; cacheDir?: string; featureNetSteps?: number };
+export type ParentMessage = { out: string; def: SweepDefinition; job: SweepJob; cacheDir?: string; featureNetSteps?: number };
 
 /** Runs one job in a child process; resolves with its result or rejects with its error text. */
-function runInChild(msg: ParentMessage, onProgress: (p: JobProgress) => void): Promise<JobResult> {
+export function runInChild(msg: ParentMessage, onProgress: (p: JobProgress) => void): Promise<JobResult> {
   return new Promise((resolve, reject) => {
     const child = fork(__filename, ['--sweep-child'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     let stderr = '', settled = false;
@@ -128,17 +128,25 @@ export async function runLocalSweep(def: SweepDefinition, opts: LocalSweepOption
 
 /** The child: one job from the parent's message, progress and result back over IPC. */
 function childMain(): void {
+  const parent = process.ppid;
+  process.once('disconnect', () => process.exit(1));  // the parent died (e.g. a killed worker): stop, the checkpoint stays
   process.once('message', async (msg: ParentMessage) => {
     const send = (m: ChildMessage) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
     try {
       const result = await runSweepJob(msg.out, msg.def, msg.job, {
         cacheDir: msg.cacheDir, featureNetSteps: msg.featureNetSteps,
-        onProgress: (progress) => { process.send!({ type: 'progress', progress }); },
+        onProgress: (progress) => {
+          // A killed parent (e.g. a worker's SIGKILL) must not leave this run writing beside its successor: the
+          // training loop rarely yields to the event loop, so check the parent's pid at every step.
+          if (process.ppid !== parent) process.exit(1);
+          process.send!({ type: 'progress', progress });
+        },
       });
       await send({ type: 'done', result });
     } catch (e) {
       await send({ type: 'error', message: (e as Error).message });
     }
+    process.removeAllListeners('disconnect');
     process.disconnect();
   });
 }
