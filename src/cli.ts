@@ -50,6 +50,9 @@ Commands:
             take sweep runs from the queue and train + evaluate them (N at a time, default 1); a run whose
             worker stops renewing its lock for --stall-seconds (default 30) goes to another worker and
             resumes from its checkpoint
+  results DIR|FILE
+            a sweep's results table (DIR/results.csv) summarised over seeds as Markdown: mean ± std, the
+            direction of each row against Base and the paper's
   presets   list the presets and the paper's ablation rows with their config deltas
   params [--preset NAME] [--ablation NAME] [--set key=value ...]
             build a configuration's networks and print their parameter counts
@@ -123,9 +126,9 @@ async function main(argv: string[]): Promise<void> {
     'stall-seconds': { type: 'string' }, grid: { type: 'string' }, seeds: { type: 'string' }, jobs: { type: 'string' }, rows: { type: 'string' },
     json: { type: 'boolean' }, 'compare-torch': { type: 'boolean' }, profile: { type: 'boolean' }, threads: { type: 'string' },
   } as const;
-  let values: Record<string, unknown>;
+  let values: Record<string, unknown>, positionals: string[];
   try {
-    ({ values } = parseArgs({ args: rest, options, strict: true, allowPositionals: false }));
+    ({ values, positionals } = parseArgs({ args: rest, options, strict: true, allowPositionals: command === 'results' }));
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -216,6 +219,17 @@ async function main(argv: string[]): Promise<void> {
       });
       return;
     }
+    case 'results': {
+      const [target] = positionals;
+      if (target === undefined) throw new UsageError('Expected a sweep folder or results file: bigbigan results DIR');
+      const file = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, 'results.csv') : target;
+      const { readResultsTable } = await import('./results');
+      const { resultsMarkdown } = await import('./notebook/ablations');
+      const rows = readResultsTable(file);
+      if (rows === null) throw new UsageError(`Expected a results table at ${file}, but it does not exist`);
+      console.log(resultsMarkdown(rows, (row) => ABLATIONS[row]?.paper ?? ''));
+      return;
+    }
     case 'presets': {
       console.log('Presets (bigbigan train --preset NAME):');
       for (const [name, p] of Object.entries(PRESETS)) console.log(`  ${name.padEnd(12)} ${p.about}\n  ${''.padEnd(12)} ${JSON.stringify(p.delta)}`);
@@ -238,7 +252,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     default:
-      throw new UsageError(`Expected a command (train, eval, sweep, worker, presets, params, bench, bench-kernels, demo, backend, help), but got '${command}'`);
+      throw new UsageError(`Expected a command (train, eval, sweep, worker, results, presets, params, bench, bench-kernels, demo, backend, help), but got '${command}'`);
   }
 }
 

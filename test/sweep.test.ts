@@ -12,6 +12,7 @@ import * as zlib from 'zlib';
 import { selectBackend } from '../src/backend';
 import { EvalSettings } from '../src/eval/evaluate';
 import { ABLATIONS } from '../src/presets';
+import { resultsMarkdown } from '../src/notebook/ablations';
 import { readResultsTable } from '../src/results';
 import { trainRun } from '../src/run';
 import { ablationSweep, jobState, openSweepFolder, planSweep, SweepDefinition } from '../src/sweep';
@@ -79,6 +80,14 @@ describe('ablation sweep', () => {
     assert.deepEqual(files.filter((f) => f.endsWith('.png')), ['recon-00000004.png', 'samples-00000004.png']);
     const lines = zlib.gunzipSync(fs.readFileSync(path.join(dir, 'metrics.jsonl.gz'))).toString().trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(lines.map((l) => l.step), [1, 2, 3, 4]);
+
+    // The Markdown summary (bigbigan results): one line per row, mean ± std over the 2 seeds.
+    const md = resultsMarkdown(table, (row) => `paper says ${row}`).split('\n');
+    assert.equal(md.length, 4);
+    const fids = table.filter((r) => r.row === 'base').map((r) => r.FID!);
+    const mean = (fids[0] + fids[1]) / 2, sd = Math.abs(fids[0] - fids[1]) / Math.SQRT2;
+    assert.match(md[2], new RegExp(`^\\| base \\| 2 \\| ${mean.toFixed(1)} ± ${sd.toFixed(1)} \\|.*reference row \\| paper says base \\|$`));
+    assert.match(md[3], /^\| no-e \| 2 \|.*no representation \| paper says no-e \|$/);
 
     const logged: string[] = [];
     const again = await runLocalSweep(def, { out, jobs: 2, ...quiet, log: (l) => logged.push(l) });

@@ -1,7 +1,7 @@
 /**
  * The paper's Table-1 ablations in a notebook: each row's config delta as a
  * diff from Base, a results table (the one `bigbigan sweep` will write to
- * data/results/<dataset>-ablations.csv, or rows gathered from runs), its
+ * data/results/<dataset>-ablations/results.csv, or rows gathered from runs), its
  * summary over seeds, and how each row moved against Base, in words, beside
  * the paper's direction (presets.ts ABLATIONS[row].paper).
  */
@@ -116,4 +116,21 @@ export function directionVsBase(s: RowSummary, base: RowSummary, tolerance = { r
       : `classification ${d > 0 ? 'better' : 'worse'} (${d > 0 ? '+' : ''}${d.toFixed(1)} pts)`);
   }
   return parts.join('; ');
+}
+
+/**
+ * A results table as a Markdown summary, one line per row: mean ± std over
+ * seeds of each figure, the direction against Base, and the paper's (for the
+ * README and `bigbigan results`).
+ */
+export function resultsMarkdown(rows: ResultRow[], paper: (row: string) => string): string {
+  const summary = summarizeResults(rows);
+  const base = summary.find((s) => s.row === 'base');
+  const head = ['row', 'seeds', 'FID ↓', 'IS ↑', 'probe top-1 %', '1-NN %', 'class consistency %', 'wall s', 'ours vs Base', 'paper (Table 1)'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const s of summary) {
+    lines.push(`| ${[s.row, String(s.seeds), meanStd(s, 'FID', 1), meanStd(s, 'IS', 2), meanStd(s, 'probe_top1', 1, 100), meanStd(s, 'knn1', 1, 100),
+                     meanStd(s, 'class_consistency', 1, 100), meanStd(s, 'wall_s', 0), base ? directionVsBase(s, base) : '', paper(s.row)].join(' | ')} |`);
+  }
+  return lines.join('\n');
 }
