@@ -126,10 +126,16 @@ export function directionVsBase(s: RowSummary, base: RowSummary, tolerance = { r
 export function resultsMarkdown(rows: ResultRow[], paper: (row: string) => string): string {
   const summary = summarizeResults(rows);
   const base = summary.find((s) => s.row === 'base');
-  const head = ['row', 'seeds', 'FID ↓', 'IS ↑', 'probe top-1 %', '1-NN %', 'class consistency %', 'wall s', 'ours vs Base', 'paper (Table 1)'];
+  const head = ['row', 'seeds', 'FID ↓', 'IS ↑', 'probe top-1 % (random-init E)', '1-NN % (random-init E)', 'class consistency %', 'wall s',
+                'ours vs Base', 'paper (Table 1)'];
+  // The random-init E's figure beside the trained one (seed 0 only has it): what training added.
+  const withInit = (x: RowSummary, m: ResultMetric, init: ResultMetric) => {
+    const v = meanStd(x, m, 1, 100);
+    return v && x.mean[init] !== null ? `${v} (${(100 * x.mean[init]!).toFixed(1)})` : v;
+  };
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const s of summary) {
-    lines.push(`| ${[s.row, String(s.seeds), meanStd(s, 'FID', 1), meanStd(s, 'IS', 2), meanStd(s, 'probe_top1', 1, 100), meanStd(s, 'knn1', 1, 100),
+    lines.push(`| ${[s.row, String(s.seeds), meanStd(s, 'FID', 1), meanStd(s, 'IS', 2), withInit(s, 'probe_top1', 'probe_top1_random_init'), withInit(s, 'knn1', 'knn1_random_init'),
                      meanStd(s, 'class_consistency', 1, 100), meanStd(s, 'wall_s', 0), base ? directionVsBase(s, base) : '', paper(s.row)].join(' | ')} |`);
   }
   return lines.join('\n');
