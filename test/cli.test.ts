@@ -25,7 +25,13 @@ describe('bigbigan CLI', () => {
       [['eval', '--run', out, '--checkpoint', '7'], /Expected a checkpoint of step 7 in .*, but it has none/],
       [['eval'], /Expected --run DIR \(a run folder\) or a checkpoint file, but got none/],
       [['eval', '--run', path.join(out, 'nowhere')], /Expected --run to name a run folder or checkpoint file, but .*nowhere does not exist/],
-      [['fly'], /Expected a command \(train, eval, presets, params, bench, bench-kernels, demo, backend, help\), but got 'fly'/],
+      [['fly'], /Expected a command \(train, eval, sweep, worker, results, presets, params, bench, bench-kernels, demo, backend, help\), but got 'fly'/],
+      [['sweep', '--grid', 'lr', '--out', path.join(out, 'sw')], /Expected --grid ablations \(the paper's Table 1 rows\), but got 'lr'/],
+      [['sweep', '--rows', 'base,wide-g', '--out', path.join(out, 'sw')], /Expected ablation rows \(.*\), but got wide-g/],
+      [['sweep', '--seeds', '0', '--out', path.join(out, 'sw')], /Expected --seeds to be a whole number ≥ 1, but got '0'/],
+      [['worker'], /Expected --queue redis:\/\/HOST:PORT, but got none/],
+      [['results'], /Expected a sweep folder or results file: bigbigan results DIR/],
+      [['results', path.join(out, 'none')], /Expected a results table at .*none, but it does not exist/],
     ];
     for (const [args, message] of cases) {
       const r = run(...args);
