@@ -10,22 +10,15 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { selectBackend } from '../src/backend';
-import { EvalSettings } from '../src/eval/evaluate';
 import { ABLATIONS } from '../src/presets';
 import { resultsMarkdown } from '../src/notebook/ablations';
 import { readResultsTable } from '../src/results';
 import { trainRun } from '../src/run';
-import { ablationSweep, jobState, openSweepFolder, planSweep, SweepDefinition } from '../src/sweep';
+import { ablationSweep, jobState, openSweepFolder, planSweep } from '../src/sweep';
+import { tinySweep } from './sweep_fixture';
 import { runLocalSweep } from '../src/sweep_local';
 
-/** A model small enough for seconds per run (16x16, 4 steps). */
-const TINY = ['zDim=6', 'gCh=4', 'gMults=2,2,1', 'gAttention=8', 'resolution=16', 'eResolution=16', 'eCh=4', 'eMlp=16',
-              'dCh=8', 'dMults=1,2', 'dAttention=8', 'dMlp=16', 'batchSize=8', 'emaStart=1'];
-const EVAL: EvalSettings = { samples: 40, realImages: 40, probeTrain: 60, probeEval: 20, reconstructions: 20, rawG: false, baselines: false };
 
-function tinySweep(rows: string[], seeds: number, steps = 4): SweepDefinition {
-  return ablationSweep({ preset: 'mnist', rows, seeds, steps, settings: TINY, evaluation: EVAL });
-}
 
 describe('ablation sweep', () => {
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-cache-'));

@@ -15,18 +15,13 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { Queue } from 'bullmq';
-import { EvalSettings } from '../src/eval/evaluate';
 import { readResultsTable, ResultRow } from '../src/results';
-import { ablationSweep, SweepDefinition } from '../src/sweep';
+import { SweepDefinition } from '../src/sweep';
+import { tinySweep } from './sweep_fixture';
 import { runLocalSweep } from '../src/sweep_local';
 import { connectRedis, enqueueSweep, QUEUE_NAME, RunStatus, sweepStatus } from '../src/sweep_queue';
 
 const CLI = path.join(__dirname, '..', 'src', 'cli.js');
-const TINY = ['zDim=6', 'gCh=4', 'gMults=2,2,1', 'gAttention=8', 'resolution=16', 'eResolution=16', 'eCh=4', 'eMlp=16',
-              'dCh=8', 'dMults=1,2', 'dAttention=8', 'dMlp=16', 'batchSize=8', 'emaStart=1'];
-const EVAL: EvalSettings = { samples: 40, realImages: 40, probeTrain: 60, probeEval: 20, reconstructions: 20, rawG: false, baselines: false };
-const tinySweep = (rows: string[], seeds: number, steps = 4, settings: string[] = []): SweepDefinition =>
-  ablationSweep({ preset: 'mnist', rows, seeds, steps, settings: [...TINY, ...settings], evaluation: EVAL });
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
