@@ -27,6 +27,7 @@ import * as url from 'url';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmConvGradients } from './kernels/wasm_conv2d_grads';
 import { startWasmThreads, wasmThreads } from './kernels/wasm_threads';
+import { registerNativeKernels } from './kernels/native_dnnl';
 
 export const BACKEND_CHOICES = ['node-gpu', 'node', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendChoice = typeof BACKEND_CHOICES[number];
@@ -275,8 +276,12 @@ async function tryWasm(): Promise<string | null> {
     return `the wasm backend failed to load (${(e as Error).message.split('\n')[0]})`;
   }
   registerWasmConvGradients();
+  native = registerNativeKernels();
   return null;
 }
+
+/** Whether the wasm backend runs its convolutions on the native oneDNN kernels, and why not. */
+let native: ReturnType<typeof registerNativeKernels> | null = null;
 
 async function tryCpu(): Promise<string | null> {
   return (await tf.setBackend('cpu')) && tf.getBackend() === 'cpu' ? null : 'the cpu backend did not start';
@@ -294,7 +299,8 @@ function describe(choice: BackendChoice): string {
   if (choice === 'wasm') {
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD';
     const n = wasmThreads();
-    return `wasm (${simd}, ${n} thread${n === 1 ? '' : 's'})`;
+    const conv = native == null ? '' : native.used ? `; conv2d on ${native.info}` : `; ${native.reason}`;
+    return `wasm (${simd}, ${n} thread${n === 1 ? '' : 's'}${conv})`;
   }
   if (choice === 'cpu') return 'cpu (pure JS, slow: for tiny tests only)';
   if (choice === 'webgpu') return `webgpu (Dawn: ${webgpuAdapter ? adapterName(webgpuAdapter) : 'unknown adapter'})`;

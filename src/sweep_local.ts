@@ -6,6 +6,7 @@
  * also the child's entry point (forked with the job in an IPC message).
  */
 import { fork } from 'child_process';
+import * as os from 'os';
 import * as path from 'path';
 import { formatDuration } from './progress';
 import {
@@ -34,10 +35,16 @@ export interface LocalSweepSummary {
 type ChildMessage = { type: 'progress'; progress: JobProgress } | { type: 'done'; result: JobResult } | { type: 'error'; message: string };
 export type ParentMessage = { out: string; def: SweepDefinition; job: SweepJob; cacheDir?: string; featureNetSteps?: number };
 
-/** Runs one job in a child process; resolves with its result or rejects with its error text. */
-export function runInChild(msg: ParentMessage, onProgress: (p: JobProgress) => void): Promise<JobResult> {
+/**
+ * Runs one job in a child process; resolves with its result or rejects with its error text.
+ * `atOnce`: how many runs share this machine; each gets its share of the cores for the native
+ * conv2d kernels (unless BIGBIGAN_NATIVE_THREADS says otherwise), so that they do not oversubscribe.
+ */
+export function runInChild(msg: ParentMessage, onProgress: (p: JobProgress) => void, atOnce = 1): Promise<JobResult> {
   return new Promise((resolve, reject) => {
-    const child = fork(__filename, ['--sweep-child'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const threads = process.env.BIGBIGAN_NATIVE_THREADS ?? String(Math.max(1, Math.floor(os.availableParallelism() / atOnce)));
+    const child = fork(__filename, ['--sweep-child'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+                                                         env: { ...process.env, BIGBIGAN_NATIVE_THREADS: threads } });
     let stderr = '', settled = false;
     child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
     child.on('message', (m: ChildMessage) => {
@@ -100,7 +107,7 @@ export async function runLocalSweep(def: SweepDefinition, opts: LocalSweepOption
         log?.(`sweep: ${job.name} ${p.phase === 'eval' ? 'evaluating' : `step ${p.step}/${p.total}`} (${formatDuration((Date.now() - t0) / 1000)})`);
       };
       try {
-        const r = await runInChild({ out: opts.out, def, job, cacheDir: opts.cacheDir, featureNetSteps: opts.featureNetSteps }, onProgress);
+        const r = await runInChild({ out: opts.out, def, job, cacheDir: opts.cacheDir, featureNetSteps: opts.featureNetSteps }, onProgress, opts.jobs);
         if (resumed) summary.resumed++; else summary.trained++;
         finished++;
         const left = todo.length - finished - summary.failed.length;

@@ -41,7 +41,7 @@ describe('selectBackend', () => {
         assert.match(info.line, /backend: webgpu \(Dawn: .+\) — /);
       } else {
         assert.equal(info.choice, 'wasm');
-        assert.match(info.line, /backend: wasm \(SIMD, 1 thread\)/);
+        assert.match(info.line, /backend: wasm \(SIMD, 1 thread[;)]/);
         assert.match(info.reason, /@tensorflow\/tfjs-node-gpu is not installed/);
         // the danfojs-node alias sits at @tensorflow/tfjs-node: it must not count as native
         assert.match(info.reason, /tfjs-node-native is not installed; @tensorflow\/tfjs-node resolves to a pure-JS stand-in/);

@@ -72,8 +72,8 @@ describe('wasm backend with threads', () => {
   test('BIGBIGAN_WASM_THREADS starts the backend every command selects with that many threads; a bad value is one error', () => {
     const cli = path.join(DIST, 'cli.js');
     const run = (value: string) => spawnSync(process.execPath, [cli, 'backend'], { encoding: 'utf8', env: { ...process.env, BIGBIGAN_WASM_THREADS: value, BIGBIGAN_BACKEND: 'wasm' } });
-    assert.match(run('2').stdout + run('2').stderr, /backend: wasm \(.*, 2 threads\)/);
-    assert.match(run('1').stdout + run('1').stderr, /backend: wasm \(.*, 1 thread\)/);
+    assert.match(run('2').stdout + run('2').stderr, /backend: wasm \([^,;]*, 2 threads[;)]/);
+    assert.match(run('1').stdout + run('1').stderr, /backend: wasm \([^,;]*, 1 thread[;)]/);
     const bad = run('two');
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /Expected BIGBIGAN_WASM_THREADS to be a whole number ≥ 1, but got 'two'/);
