@@ -14,9 +14,15 @@
 #include <omp.h>
 
 #include <dnnl.hpp>
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <unordered_map>
+
+namespace elementwise {
+void binary(int op, const float* a, const float* b, float* out, int64_t rows, int64_t cols, int64_t sa, int64_t sb);
+void sum_rows(const float* x, float* out, int64_t rows, int64_t cols, float divisor);
+}  // namespace elementwise
 
 namespace {
 
@@ -134,6 +140,45 @@ void run(Mode mode, const Shape& s, float* x, float* filter, float* y) {
   strm.wait();
 }
 
+/* ---------------------------------------------------------------- batched matmul */
+
+// out[i] = op(a[i]) · op(b[i]) for i < max(ba, bb), a batch of 1 shared by every i; op is a
+// transpose where asked. a holds [ba, M, K] (or [ba, K, M] transposed), b [bb, K, N] (or [bb, N, K]).
+struct MatmulShape {
+  int64_t ba, bb, m, k, n, ta, tb;
+};
+
+struct MatmulPlan {
+  dnnl::primitive mm;
+  memory a, b, out;
+};
+
+void matmul(const MatmulShape& s, float* a, float* b, float* out) {
+  static std::unordered_map<std::string, std::unique_ptr<MatmulPlan>> cache;
+  std::string key(reinterpret_cast<const char*>(&s), sizeof s);
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    auto& eng = engine();
+    const int64_t batch = std::max(s.ba, s.bb);
+    memory::desc a_md({s.ba, s.m, s.k}, dt::f32, s.ta ? memory::dims{s.m * s.k, 1, s.m} : memory::dims{s.m * s.k, s.k, 1});
+    memory::desc b_md({s.bb, s.k, s.n}, dt::f32, s.tb ? memory::dims{s.k * s.n, 1, s.k} : memory::dims{s.k * s.n, s.n, 1});
+    memory::desc out_md({batch, s.m, s.n}, dt::f32, tag::abc);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, out_md), eng);
+    auto plan = std::make_unique<MatmulPlan>();
+    plan->mm = dnnl::matmul(pd);
+    plan->a = memory(a_md, eng, nullptr);
+    plan->b = memory(b_md, eng, nullptr);
+    plan->out = memory(out_md, eng, nullptr);
+    it = cache.emplace(key, std::move(plan)).first;
+  }
+  MatmulPlan& p = *it->second;
+  p.a.set_data_handle(a);
+  p.b.set_data_handle(b);
+  p.out.set_data_handle(out);
+  p.mm.execute(stream(), {{DNNL_ARG_SRC, p.a}, {DNNL_ARG_WEIGHTS, p.b}, {DNNL_ARG_DST, p.out}});
+  stream().wait();
+}
+
 /* ---------------------------------------------------------------- N-API glue */
 
 napi_value throw_error(napi_env env, const std::string& message) {
@@ -187,6 +232,84 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Whole numbers from argv[from..from+n) into out; false (with an exception thrown) if one is not.
+bool int64_args(napi_env env, napi_value* argv, int from, int n, int64_t* out) {
+  for (int i = 0; i < n; i++) {
+    if (napi_get_value_int64(env, argv[from + i], &out[i]) != napi_ok || out[i] < 0) {
+      throw_error(env, "Expected whole numbers >= 0 for the sizes");
+      return false;
+    }
+  }
+  return true;
+}
+
+// matmul(a, b, out, [batchA, batchB, M, K, N, transposeA, transposeB]).
+napi_value Matmul(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc != 4) return throw_error(env, "Expected matmul(a, b, out, shape)");
+  std::string err;
+  void* dims_data;
+  if (!typed_array(env, argv[3], 7, &dims_data, "shape", &err)) return throw_error(env, err);
+  const int32_t* d = static_cast<const int32_t*>(dims_data);
+  MatmulShape s{d[0], d[1], d[2], d[3], d[4], d[5], d[6]};
+  void *a, *b, *out;
+  if (!typed_array(env, argv[0], s.ba * s.m * s.k, &a, "a", &err) || !typed_array(env, argv[1], s.bb * s.k * s.n, &b, "b", &err) ||
+      !typed_array(env, argv[2], std::max(s.ba, s.bb) * s.m * s.n, &out, "out", &err)) {
+    return throw_error(env, err);
+  }
+  try {
+    matmul(s, static_cast<float*>(a), static_cast<float*>(b), static_cast<float*>(out));
+  } catch (const dnnl::error& e) {
+    return throw_error(env, std::string("oneDNN matmul failed: ") + e.what());
+  }
+  return nullptr;
+}
+
+// binary(op, a, b, out, rows, cols, strideA, strideB): see elementwise.cc.
+napi_value Binary(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t op;
+  int64_t n[4];
+  if (argc != 8 || napi_get_value_int32(env, argv[0], &op) != napi_ok || op < 0 || op > 3) {
+    return throw_error(env, "Expected binary(op 0-3, a, b, out, rows, cols, strideA, strideB)");
+  }
+  if (!int64_args(env, argv, 4, 4, n)) return nullptr;
+  const int64_t rows = n[0], cols = n[1], sa = n[2], sb = n[3];
+  std::string err;
+  void *a, *b, *out;
+  if (!typed_array(env, argv[1], sa == 0 ? cols : rows * cols, &a, "a", &err) ||
+      !typed_array(env, argv[2], sb == 0 ? cols : rows * cols, &b, "b", &err) ||
+      !typed_array(env, argv[3], rows * cols, &out, "out", &err)) {
+    return throw_error(env, err);
+  }
+  elementwise::binary(op, static_cast<float*>(a), static_cast<float*>(b), static_cast<float*>(out), rows, cols, sa, sb);
+  return nullptr;
+}
+
+// sumRows(x, out, rows, cols, divisor): see elementwise.cc.
+napi_value SumRows(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int64_t n[2];
+  double divisor;
+  if (argc != 5 || napi_get_value_double(env, argv[4], &divisor) != napi_ok) {
+    return throw_error(env, "Expected sumRows(x, out, rows, cols, divisor)");
+  }
+  if (!int64_args(env, argv, 2, 2, n)) return nullptr;
+  std::string err;
+  void *x, *out;
+  if (!typed_array(env, argv[0], n[0] * n[1], &x, "x", &err) || !typed_array(env, argv[1], n[1], &out, "out", &err)) {
+    return throw_error(env, err);
+  }
+  elementwise::sum_rows(static_cast<float*>(x), static_cast<float*>(out), n[0], n[1], static_cast<float>(divisor));
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -222,10 +345,13 @@ napi_value Info(napi_env env, napi_callback_info) {
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
-  napi_define_properties(env, exports, 3, props);
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
 }
 

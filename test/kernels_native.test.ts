@@ -1,9 +1,10 @@
 /**
  * The optional oneDNN conv2d kernels (native/dnnl_kernels.cc through
  * src/kernels/native_dnnl.ts) against tfjs's pure-JS `cpu` backend: the forward
- * conv and both gradients over the cases of conv_cases.ts, the fallback for
- * what they do not take (dilation), memory, threads and the reasons given when
- * they are not used.
+ * conv and both gradients over the cases of conv_cases.ts, element-wise ops
+ * with a per-channel operand, leading-axis sums and means, batched products,
+ * the fallback for what they do not take, memory, threads and the reasons
+ * given when they are not used.
  *
  * They run where `npm run build` could compile the addon (g++ and libdnnl-dev).
  * Elsewhere the numerics are skipped with the reason, unless
@@ -18,7 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
 import { registerNativeKernels } from '../src/kernels/native_dnnl';
 import { assertConvLeavesNothing, assertConvMatchesCpu, convCaseName, CONV_CASES } from './conv_cases';
-import { relativeError } from './kernel_compare';
+import { assertMatchesCpu, randomValues, relativeError } from './kernel_compare';
 
 const CLI = path.join(__dirname, '..', 'src', 'cli.js');
 
@@ -45,6 +46,42 @@ describe('native oneDNN conv2d kernels', () => {
       if (!skipWhyNot(t)) assertConvMatchesCpu(c);
     });
   }
+
+  // Element-wise ops with a per-channel operand, on either side (Sub and RealDiv are not symmetric).
+  const map: [number[], number[]] = [[8, 16, 16, 24], [24]];
+  for (const [name, op] of [['Add', tf.add], ['Sub', tf.sub], ['Multiply', tf.mul], ['RealDiv', tf.div]] as const) {
+    test(`${name} of a [8,16,16,24] map and a per-channel [24] or [1,1,1,24] operand, either side, matches the cpu backend`, (t) => {
+      if (skipWhyNot(t)) return;
+      const x = randomValues(1, 8 * 16 * 16 * 24), c = randomValues(2, 24).map((v) => v + 2);  // away from 0 for RealDiv
+      assertMatchesCpu([[x, map[0]], [c, map[1]]], (a, b) => op(a, b));
+      assertMatchesCpu([[c, [1, 1, 1, 24]], [x, map[0]]], (b, a) => op(b, a));
+      assertMatchesCpu([[x, [8, 16 * 16 * 24]], [randomValues(3, 16 * 16 * 24), [16 * 16 * 24]]], (a, b) => op(a, b));
+    });
+  }
+
+  test('Sum and Mean over leading axes (keepDims or not) match the cpu backend; other axes fall back and match too', (t) => {
+    if (skipWhyNot(t)) return;
+    const x = randomValues(4, 16 * 16 * 16 * 32);
+    for (const axes of [[0, 1, 2], [0], [0, 1], [1, 2], [3], [1, 2, 3]]) {
+      for (const keep of [false, true]) {
+        assertMatchesCpu([[x, [16, 16, 16, 32]]], (a) => [tf.sum(a, axes, keep), tf.mean(a, axes, keep)]);
+      }
+    }
+  });
+
+  test('BatchMatMul with transposes, shared and broadcast batches, ranks 2 to 4, matches the cpu backend', (t) => {
+    if (skipWhyNot(t)) return;
+    const cases: Array<[number[], number[], boolean, boolean]> = [
+      [[64, 256], [256, 96], false, false], [[256, 64], [256, 96], true, false], [[64, 256], [96, 256], false, true],
+      [[256, 64], [96, 256], true, true], [[8, 64, 32], [8, 32, 48], false, false], [[8, 32, 64], [8, 48, 32], true, true],
+      [[8, 64, 32], [1, 32, 48], false, false], [[1, 64, 32], [8, 32, 48], false, false], [[2, 4, 64, 32], [2, 4, 32, 48], false, true].map(
+        (v, i) => (i === 1 ? [2, 4, 48, 32] : v)) as [number[], number[], boolean, boolean],
+    ];
+    cases.forEach(([sa, sb, ta, tb], i) => {
+      const n = (s: number[]) => s.reduce((p, q) => p * q, 1);
+      assertMatchesCpu([[randomValues(10 + i, n(sa)), sa], [randomValues(20 + i, n(sb)), sb]], (a, b) => tf.matMul(a, b, ta, tb));
+    });
+  });
 
   test('a dilated conv, which oneDNN is not given, falls back and still matches the cpu backend', (t) => {
     if (skipWhyNot(t)) return;

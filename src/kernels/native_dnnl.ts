@@ -22,6 +22,12 @@ import { KernelArgs, replaceWasmKernel, TensorInfo, WasmBackend } from './wasm_u
 interface DnnlAddon {
   /** mode 0: y = conv(x, filter); 1: x = dx from y = dy; 2: filter = dW from x and y = dy. */
   conv2d(mode: number, x: Float32Array, filter: Float32Array, y: Float32Array, shape: Int32Array): void;
+  /** out[i] = op(a[i]) · op(b[i]) (a batch of 1 is shared); shape [batchA, batchB, M, K, N, transposeA, transposeB]. */
+  matmul(a: Float32Array, b: Float32Array, out: Float32Array, shape: Int32Array): void;
+  /** out[r·cols + j] = a[r·sa + j] op b[r·sb + j] (sa, sb: cols, or 0 for a repeated row); op 0 +, 1 -, 2 ·, 3 /. */
+  binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, rows: number, cols: number, sa: number, sb: number): void;
+  /** out[j] = Σ_r x[r·cols + j] / divisor. */
+  sumRows(x: Float32Array, out: Float32Array, rows: number, cols: number, divisor: number): void;
   setThreads(n: number): void;
   info(): string;
 }
@@ -125,8 +131,99 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
   return dW;
 }
 
+/* ------------------------------------------------ element-wise ops, reductions */
+
+/** Below this many elements the wasm kernels are as fast (the call costs more than the work). */
+const NATIVE_FROM = 1 << 14;
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * a op b as rows × cols, when both are float32 and one of them is one row
+ * repeated (its shape, leading 1s aside, the trailing axes of the other's: a
+ * bias or a per-channel scale), where tfjs-wasm's broadcasting loop was
+ * measured 3-4x slower; null for other cases.
+ */
+function binaryPlan(a: TensorInfo, b: TensorInfo) {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  const na = size(a.shape), nb = size(b.shape), n = Math.max(na, nb);
+  if (n < NATIVE_FROM) return null;
+  const big = na >= nb ? a.shape : b.shape, small = (na >= nb ? b.shape : a.shape).slice();
+  if (na === nb) return null;  // XNNPACK's same-shape kernels measured as fast (bandwidth-bound)
+  while (small.length > 0 && small[0] === 1) small.shift();
+  const tail = big.slice(big.length - small.length);
+  if (small.length === 0 || small.length > big.length || tail.some((d, i) => d !== small[i])) return null;
+  const cols = size(small);
+  if (cols < 8) return null;
+  return { shape: big.slice(), rows: n / cols, cols, sa: na >= nb ? cols : 0, sb: na >= nb ? 0 : cols };
+}
+
+function binaryKernel(name: string, op: number) {
+  return (args: KernelArgs): TensorInfo => {
+    const backend = args.backend as WasmBackend;
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    const plan = binaryPlan(a, b);
+    if (plan == null) return fallback(name, args);
+    const out = backend.makeOutput(plan.shape, 'float32');
+    addon!.binary(op, backend.typedArrayFromHeap(a), backend.typedArrayFromHeap(b), backend.typedArrayFromHeap(out),
+                  plan.rows, plan.cols, plan.sa, plan.sb);
+    return out;
+  };
+}
+
+/** Sum or Mean of float32 x over its leading axes 0..k-1 (batch-norm statistics, bias gradients); others fall back. */
+function reduceKernel(name: 'Sum' | 'Mean') {
+  return (args: KernelArgs): TensorInfo => {
+    const backend = args.backend as WasmBackend;
+    const { x } = args.inputs as { x: TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+    const k = axes.length;
+    if (x.dtype !== 'float32' || k === 0 || k >= x.shape.length || axes.some((ax, i) => ax !== i) || size(x.shape) < NATIVE_FROM) {
+      return fallback(name, args);
+    }
+    const rows = size(x.shape.slice(0, k)), cols = size(x.shape.slice(k));
+    if (cols < 8) return fallback(name, args);
+    const out = backend.makeOutput(keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k), 'float32');
+    addon!.sumRows(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out), rows, cols, name === 'Mean' ? rows : 1);
+    return out;
+  };
+}
+
+/* ------------------------------------------------------------- batched matmul */
+
+/** Below this many multiply-adds the wasm kernel is as fast. */
+const MATMUL_FROM = 1 << 15;
+
+/** BatchMatMul of float32 operands whose batches (all axes but the last two) are equal, or one of them 1. */
+function batchMatMul(args: KernelArgs): TensorInfo {
+  const backend = args.backend as WasmBackend;
+  const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+  const { transposeA, transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs;
+  const ra = a.shape.length, rb = b.shape.length;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || ra < 2 || rb < 2) return fallback('BatchMatMul', args);
+  const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2], k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+  const batchA = a.shape.slice(0, -2), batchB = b.shape.slice(0, -2);
+  const ba = size(batchA), bb = size(batchB);
+  const sameBatch = batchA.length === batchB.length && batchA.every((d, i) => d === batchB[i]);
+  if (!(sameBatch || ba === 1 || bb === 1) || Math.max(ba, bb) * m * n * k < MATMUL_FROM) return fallback('BatchMatMul', args);
+  const batchShape = ba >= bb ? batchA : batchB;
+  const out = backend.makeOutput([...batchShape, m, n], 'float32');
+  addon!.matmul(backend.typedArrayFromHeap(a), backend.typedArrayFromHeap(b), backend.typedArrayFromHeap(out),
+                Int32Array.from([ba, bb, m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0]));
+  return out;
+}
+
 const KERNELS: Record<string, (args: KernelArgs) => TensorInfo> = {
   Conv2D: conv2D,
   Conv2DBackpropInput: conv2DBackpropInput,
   Conv2DBackpropFilter: conv2DBackpropFilter,
+  Add: binaryKernel('Add', 0),
+  Sub: binaryKernel('Sub', 1),
+  Multiply: binaryKernel('Multiply', 2),
+  RealDiv: binaryKernel('RealDiv', 3),
+  BatchMatMul: batchMatMul,
+  Sum: reduceKernel('Sum'),
+  Mean: reduceKernel('Mean'),
 };
