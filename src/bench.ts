@@ -74,10 +74,10 @@ function fixedBatch(cfg: Config): tf.Tensor4D {
   return tf.randomUniform([cfg.batchSize, cfg.eResolution, cfg.eResolution, cfg.channels], -1, 1, 'float32', cfg.seed + 1);
 }
 
-/** Mean wall-clock and CPU milliseconds of `iters` calls of `step`. */
-function timeSteps(iters: number, step: () => void): { wall: number; cpu: number } {
+/** Mean wall-clock and CPU milliseconds of `iters` calls of `step` (each awaited: a step ends when its values are read). */
+async function timeSteps(iters: number, step: () => Promise<unknown>): Promise<{ wall: number; cpu: number }> {
   const start = performance.now(), cpu = process.cpuUsage();
-  for (let i = 0; i < iters; i++) step();
+  for (let i = 0; i < iters; i++) await step();
   const used = process.cpuUsage(cpu);
   return { wall: (performance.now() - start) / iters, cpu: (used.user + used.system) / 1000 / iters };
 }
@@ -88,17 +88,17 @@ const round1 = (v: number) => Math.round(v * 10) / 10;
  * Builds cfg's networks and optimisers, warms up, and times `iters` D steps and
  * `iters` E/G steps on one fixed batch. Frees everything it made.
  */
-export function benchTraining(cfg: Config, opts: { iters?: number; warmup?: number } = {}): BenchResult {
+export async function benchTraining(cfg: Config, opts: { iters?: number; warmup?: number } = {}): Promise<BenchResult> {
   const iters = opts.iters ?? 10, warmup = opts.warmup ?? 2;
   if (!Number.isInteger(iters) || iters < 1) throw new Error(`Expected iters to be a whole number ≥ 1, but got ${iters}`);
   if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`Expected warmup to be a whole number ≥ 0, but got ${warmup}`);
   const state = createTrainState(cfg);
   const x = fixedBatch(cfg);
   try {
-    for (let i = 0; i < warmup; i++) { dStep(state, x); egStep(state, x); }
+    for (let i = 0; i < warmup; i++) { await dStep(state, x); await egStep(state, x); }
     const tensorsBefore = tf.memory().numTensors;
-    const d = timeSteps(iters, () => dStep(state, x));
-    const eg = timeSteps(iters, () => egStep(state, x));
+    const d = await timeSteps(iters, () => dStep(state, x));
+    const eg = await timeSteps(iters, () => egStep(state, x));
     const tensorsAfter = tf.memory().numTensors;
     return {
       impl: 'tfjs', backend: tf.getBackend(), threads: backendThreads(), batch: cfg.batchSize, iters, warmup,
@@ -121,8 +121,8 @@ export interface KernelTime {
 }
 
 /** Per-kernel totals of a tf.profile, largest time first, the top `top`. */
-async function kernelTimes(f: () => void, top: number): Promise<{ total_ms: number; kernels: KernelTime[] }> {
-  const info = await tf.profile(() => { f(); return []; });
+async function kernelTimes(f: () => Promise<unknown>, top: number): Promise<{ total_ms: number; kernels: KernelTime[] }> {
+  const info = await tf.profile(async () => { await f(); return []; });
   const byName = new Map<string, KernelTime>();
   let total = 0;
   for (const k of info.kernels) {
@@ -143,7 +143,7 @@ export async function profileSteps(cfg: Config, opts: { warmup?: number; top?: n
   const state: TrainState = createTrainState(cfg);
   const x = fixedBatch(cfg);
   try {
-    for (let i = 0; i < (opts.warmup ?? 2); i++) { dStep(state, x); egStep(state, x); }
+    for (let i = 0; i < (opts.warmup ?? 2); i++) { await dStep(state, x); await egStep(state, x); }
     const top = opts.top ?? 15;
     return { d_step: await kernelTimes(() => dStep(state, x), top), eg_step: await kernelTimes(() => egStep(state, x), top) };
   } finally {
@@ -227,7 +227,7 @@ export interface BenchCommandOptions {
 /** Runs `bigbigan bench` and returns the lines to print. */
 export async function benchCommand(o: BenchCommandOptions): Promise<string[]> {
   const warmup = o.warmup ?? 2;
-  const ours = benchTraining(o.cfg, { iters: o.iters, warmup });
+  const ours = await benchTraining(o.cfg, { iters: o.iters, warmup });
   const torch = o.compareTorch ? runTorchReference({ iters: o.iters, warmup }) : null;
   const ratio = torch ? Math.round((ours.iter_ms / torch.iter_ms) * 100) / 100 : null;
   const warning = torch ? torchMismatch(o.cfg) : null;

@@ -37,17 +37,32 @@ export function listCheckpoints(dir: string): string[] {
   return fs.readdirSync(dir).filter((f) => NAME.test(f)).sort().map((f) => path.join(dir, f));
 }
 
-/** Writes tensors and metadata atomically as checkpoint `step`; keeps the newest `keep` files. */
-export function saveCheckpoint<Meta>(dir: string, step: number, meta: Meta, tensors: Array<[string, tf.Tensor]>, keep: number): string {
+/** Bytes of tensor values read from the device at once while saving: bounds the staging copies webgpu makes. */
+const READ_GROUP_BYTES = 64 << 20;
+
+/**
+ * Writes tensors and metadata atomically as checkpoint `step`; keeps the newest `keep` files.
+ * Values are read asynchronously (webgpu in Node cannot read synchronously), a group of
+ * tensors at a time; the caller must not change them or `meta` until the promise settles.
+ */
+export async function saveCheckpoint<Meta>(dir: string, step: number, meta: Meta, tensors: Array<[string, tf.Tensor]>, keep: number): Promise<string> {
+  for (const [name, t] of tensors) {
+    if (t.dtype !== 'float32') throw new Error(`Expected float32 tensors in a checkpoint, but ${name} is ${t.dtype}`);
+  }
   const entries: CheckpointEntry[] = [];
   const chunks: Buffer[] = [];
   let offset = 0;
-  for (const [name, t] of tensors) {
-    if (t.dtype !== 'float32') throw new Error(`Expected float32 tensors in a checkpoint, but ${name} is ${t.dtype}`);
-    const data = t.dataSync() as Float32Array;
-    chunks.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-    entries.push({ name, shape: t.shape, offset });
-    offset += data.byteLength;
+  for (let start = 0; start < tensors.length;) {
+    let end = start, bytes = 0;
+    while (end < tensors.length && (end === start || bytes + 4 * tensors[end][1].size <= READ_GROUP_BYTES)) bytes += 4 * tensors[end++][1].size;
+    const values = await Promise.all(tensors.slice(start, end).map(([, t]) => t.data() as Promise<Float32Array>));
+    values.forEach((data, i) => {
+      const [name, t] = tensors[start + i];
+      chunks.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      entries.push({ name, shape: t.shape, offset });
+      offset += data.byteLength;
+    });
+    start = end;
   }
   const header = Buffer.from(JSON.stringify({ meta, tensors: entries }));
   const length = Buffer.alloc(4);

@@ -66,18 +66,18 @@ export function classifierLoss(c: Classifier, x: tf.Tensor4D, labels: Int32Array
   });
 }
 
-/** One optimiser step on a batch; returns the loss before the update. */
-export function classifierTrainStep(c: Classifier, optimizer: tf.Optimizer, x: tf.Tensor4D, labels: Int32Array): number {
+/** One optimiser step on a batch; returns the loss before the update (read asynchronously, as webgpu needs). */
+export async function classifierTrainStep(c: Classifier, optimizer: tf.Optimizer, x: tf.Tensor4D, labels: Int32Array): Promise<number> {
   const loss = optimizer.minimize(() => classifierLoss(c, x, labels), true, Object.values(c.params)) as tf.Scalar;
-  const value = loss.dataSync()[0];
+  const value = (await loss.data())[0];
   loss.dispose();
   return value;
 }
 
 /** Predicted class ids of x. */
-export function predict(c: Classifier, x: tf.Tensor4D): Int32Array {
+export async function predict(c: Classifier, x: tf.Tensor4D): Promise<Int32Array> {
   const ids = tf.tidy(() => tf.argMax(classify(c, x).logits, 1));
-  const out = ids.dataSync() as Int32Array;
+  const out = await ids.data() as Int32Array;
   ids.dispose();
   return out;
 }

@@ -43,7 +43,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const start = Date.now();
   for (let step = 1; step <= opts.steps; step++) {
     const { x, y } = batches.next();
-    const loss = classifierTrainStep(net, optimizer, x, y);
+    const loss = await classifierTrainStep(net, optimizer, x, y);
     x.dispose();
     losses.push(loss);
     const imgPerSec = (step * opts.batchSize) / ((Date.now() - start) / 1000);
@@ -54,11 +54,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 
   const n = 2000;
   const x = splitToTensor(mnist.test, { n, resolution: 32 });
-  const predicted = predict(net, x);
+  const predicted = await predict(net, x);
   const correct = predicted.filter((p, i) => p === mnist.test.labels[i]).length;
   const gridFile = path.join(opts.out, 'test-digits.png');
   const first = tf.slice(x, [0, 0, 0, 0], [64, -1, -1, -1]);
-  writeImageGrid(gridFile, first, 8);
+  await writeImageGrid(gridFile, first, 8);
   tf.dispose([x, first]);
   const predictionsFile = path.join(opts.out, 'predictions.txt');
   fs.writeFileSync(predictionsFile, Array.from({ length: 8 }, (_, r) => Array.from(predicted.slice(r * 8, r * 8 + 8)).join(' ')).join('\n') + '\n');

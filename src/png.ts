@@ -50,15 +50,16 @@ export function encodePng(pixels: Uint8Array, width: number, height: number, cha
 
 /**
  * Tiles images [N, H, W, C] with values in [-1, 1] into a grid of `cols`
- * columns separated by `gap` pixels of white, as 8-bit pixels.
+ * columns separated by `gap` pixels of white, as 8-bit pixels. Reads the
+ * images asynchronously (webgpu in Node cannot read synchronously).
  */
-export function gridPixels(images: tf.Tensor4D, cols: number, gap = 1): { pixels: Uint8Array; width: number; height: number; channels: 1 | 3 } {
+export async function gridPixels(images: tf.Tensor4D, cols: number, gap = 1): Promise<{ pixels: Uint8Array; width: number; height: number; channels: 1 | 3 }> {
   const [n, h, w, c] = images.shape;
   if (c !== 1 && c !== 3) throw new Error(`Expected images with 1 or 3 channels, but got ${c}`);
   const rows = Math.ceil(n / cols);
   const width = cols * w + (cols - 1) * gap, height = rows * h + (rows - 1) * gap;
   const pixels = new Uint8Array(width * height * c).fill(255);
-  const values = images.dataSync();
+  const values = await images.data();
   for (let i = 0; i < n; i++) {
     const top = Math.floor(i / cols) * (h + gap), left = (i % cols) * (w + gap);
     for (let y = 0; y < h; y++) {
@@ -72,8 +73,8 @@ export function gridPixels(images: tf.Tensor4D, cols: number, gap = 1): { pixels
 }
 
 /** Writes images [N, H, W, C] in [-1, 1] as one PNG grid (folders created as needed). */
-export function writeImageGrid(file: string, images: tf.Tensor4D, cols = Math.ceil(Math.sqrt(images.shape[0]))): void {
-  const { pixels, width, height, channels } = gridPixels(images, cols);
+export async function writeImageGrid(file: string, images: tf.Tensor4D, cols = Math.ceil(Math.sqrt(images.shape[0]))): Promise<void> {
+  const { pixels, width, height, channels } = await gridPixels(images, cols);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, encodePng(pixels, width, height, channels));
 }

@@ -129,20 +129,27 @@ export function batchesFor(cfg: Config, split: Split): BatchIterator {
 }
 
 /** Writes EMA-G samples for the fixed z and the reconstruction grid of fixed real images. */
-function writePictures(state: TrainState, out: string, fixedZ: tf.Tensor2D, fixedX: tf.Tensor4D | null): { samples: string; reconstructions: string } {
+async function writePictures(state: TrainState, out: string, fixedZ: tf.Tensor2D, fixedX: tf.Tensor4D | null): Promise<{ samples: string; reconstructions: string }> {
   const { models } = state;
   const tag = String(state.step).padStart(8, '0');
   const samples = path.join(out, `samples-${tag}.png`);
   const reconstructions = path.join(out, `recon-${tag}.png`);
-  tf.tidy(() => {
-    writeImageGrid(samples, generate(models, fixedZ), 8);
-    if (fixedX === null || models.E === null) return;
+  // Computed in a tidy, written after it: the writes read asynchronously, and a tidy cannot await.
+  const grids = tf.tidy(() => {
+    const sampled = generate(models, fixedZ);
+    if (fixedX === null || models.E === null) return [sampled];
     const rec = generate(models, encode(models, fixedX, new Rng(0), false).z_mean);
     const shown = tf.image.resizeBilinear(fixedX, [models.cfg.resolution, models.cfg.resolution]);
     const rows: tf.Tensor4D[] = [];
     for (let r = 0; r < fixedX.shape[0] / 8; r++) rows.push(tf.slice(shown, r * 8, 8), tf.slice(rec, r * 8, 8));
-    writeImageGrid(reconstructions, tf.concat(rows), 8);  // real row, then its reconstruction row
+    return [sampled, tf.concat(rows)];  // real row, then its reconstruction row
   });
+  try {
+    await writeImageGrid(samples, grids[0], 8);
+    if (grids.length > 1) await writeImageGrid(reconstructions, grids[1], 8);
+  } finally {
+    tf.dispose(grids);
+  }
   return { samples, reconstructions };
 }
 
@@ -151,12 +158,14 @@ function writePictures(state: TrainState, out: string, fixedZ: tf.Tensor2D, fixe
  * propagate). Needed beside the loss check because a NaN weight can hide
  * behind a ReLU (wasm's max(0, NaN) is 0) and leave the losses finite.
  */
-function allFinite(state: TrainState): boolean {
+async function allFinite(state: TrainState): Promise<boolean> {
   const { G, E, D } = state.models;
   const total = tf.tidy(() => tf.addN([G, E, D].flatMap((p) => [...(p?.weights.values() ?? [])].map((w) => tf.sum(w)))));
-  const ok = Number.isFinite(total.dataSync()[0]);
-  total.dispose();
-  return ok;
+  try {
+    return Number.isFinite((await total.data())[0]);
+  } finally {
+    total.dispose();
+  }
 }
 
 /** The evaluator of a run's quick evaluations (loaded lazily: eval/ imports this file). */
@@ -226,13 +235,13 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
       const metrics: Record<string, number> = {};
       for (let k = 0; k < cfg.dSteps; k++) {
         const { x } = batches.next();
-        Object.assign(metrics, dStep(state, x));
+        Object.assign(metrics, await dStep(state, x));
         x.dispose();
       }
       const { x } = batches.next();
-      Object.assign(metrics, egStep(state, x));
+      Object.assign(metrics, await egStep(state, x));
       x.dispose();
-      const weightsFinite = allFinite(state);
+      const weightsFinite = await allFinite(state);
       if (!Number.isFinite(metrics.L_D) || !Number.isFinite(metrics.L_EG) || !weightsFinite) {
         throw new Error(`Non-finite ${weightsFinite ? 'loss' : 'weights'} at step ${state.step} (L_D = ${metrics.L_D}, L_EG = ${metrics.L_EG}): stopping. ` +
                         (checkpoint ? `The last good checkpoint is ${checkpoint}.` : 'No checkpoint was written yet.'));
@@ -245,13 +254,13 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
       progress?.update(state.step, { L_D: metrics.L_D, L_EG: metrics.L_EG, 'img/s': imgPerSec });
       opts.onStep?.(state.step, cfg.steps);
       const end = state.step === cfg.steps;
-      if (end || state.step % cfg.sampleEvery === 0) pictures = writePictures(state, out, fixedZ, fixedX);
-      if (end || state.step % cfg.checkpointEvery === 0) checkpoint = save();
+      if (end || state.step % cfg.sampleEvery === 0) pictures = await writePictures(state, out, fixedZ, fixedX);
+      if (end || state.step % cfg.checkpointEvery === 0) checkpoint = await save();
       if (cfg.evalEvery > 0 && (end || state.step % cfg.evalEvery === 0)) {
         const t = Date.now();
         evaluator ??= await createEvaluator(cfg, dataset, opts);
         const { QUICK_EVAL, flatMetrics } = await import('./eval/evaluate');
-        const report = evaluator.evaluate(state.models, state.step, opts.evaluation?.settings ?? QUICK_EVAL);
+        const report = await evaluator.evaluate(state.models, state.step, opts.evaluation?.settings ?? QUICK_EVAL);
         const figures = flatMetrics(report);
         fs.appendFileSync(metricsFile, JSON.stringify({ step: state.step, kind: 'eval', ...figures, eval_seconds: report.seconds }) + '\n');
         if (!opts.quiet) process.stderr.write(`\neval at step ${state.step}: ${Object.entries(figures).map(([k, v]) => `${k} ${v === null ? '-' : v.toFixed(3)}`).join(', ')}\n`);
@@ -260,8 +269,8 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
       }
     }
     progress?.finish();
-    if (pictures.samples === '') pictures = writePictures(state, out, fixedZ, fixedX);
-    if (checkpoint === '' || checkpoint !== checkpointFile(out, state.step)) checkpoint = save();
+    if (pictures.samples === '') pictures = await writePictures(state, out, fixedZ, fixedX);
+    if (checkpoint === '' || checkpoint !== checkpointFile(out, state.step)) checkpoint = await save();
   } finally {
     evaluator?.dispose();
     tf.dispose([fixedZ, ...(fixedX ? [fixedX] : [])]);

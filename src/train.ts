@@ -3,7 +3,9 @@
  * conventions): a D step minimises L_D with G and E fixed; an E/G step
  * minimises L_EG with D fixed. Separate Adam optimisers for D, G and E, E's
  * learning rate = G's x eLrMult (the paper's "decoupled E optimisation").
- * Every tensor a step makes is freed before it returns.
+ * Every tensor a step makes is freed before it returns. A step reads its
+ * logged values back once, asynchronously (webgpu in Node cannot read
+ * synchronously), so the caller awaits it.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Config } from './config';
@@ -37,11 +39,16 @@ export function createTrainState(cfg: Config): TrainState {
   };
 }
 
-/** Scalars to log: their values, read once. */
-function readScalars(named: Record<string, tf.Scalar>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(named)) out[k] = v.dataSync()[0];
-  return out;
+/** Scalars to log: their values, read in one asynchronous read (one GPU round trip, not one per scalar). */
+async function readScalars(named: Record<string, tf.Scalar>): Promise<Record<string, number>> {
+  const names = Object.keys(named);
+  const all = tf.tidy(() => tf.stack(names.map((k) => named[k])));
+  try {
+    const values = await all.data();
+    return Object.fromEntries(names.map((k, i) => [k, values[i]]));
+  } finally {
+    all.dispose();
+  }
 }
 
 /** Means of the scores, named e.g. real_s_x, for the log. */
@@ -56,7 +63,7 @@ function scoreMeans(prefix: string, s: Scores): Record<string, tf.Scalar> {
  * as the reference), then one Adam update of D on L_D.
  * @param x real images at E's resolution, [B, R_E, R_E, C]
  */
-export function dStep(state: TrainState, x: tf.Tensor4D): Record<string, number> {
+export async function dStep(state: TrainState, x: tf.Tensor4D): Promise<Record<string, number>> {
   const { models } = state;
   const { cfg } = models;
   const terms = lossTerms(cfg);
@@ -75,13 +82,15 @@ export function dStep(state: TrainState, x: tf.Tensor4D): Record<string, number>
     logged.L_D = tf.keep(value);
     state.optD.step(models.D.weights, grads);
   });
-  const out = readScalars(logged);
-  tf.dispose(Object.values(logged));
-  return out;
+  try {
+    return await readScalars(logged);
+  } finally {
+    tf.dispose(Object.values(logged));
+  }
 }
 
 /** E/G step: one Adam update of G and of E on L_EG (D fixed), then the EMA of G. */
-export function egStep(state: TrainState, x: tf.Tensor4D): Record<string, number> {
+export async function egStep(state: TrainState, x: tf.Tensor4D): Promise<Record<string, number>> {
   const { models } = state;
   const { cfg } = models;
   const terms = lossTerms(cfg);
@@ -103,9 +112,11 @@ export function egStep(state: TrainState, x: tf.Tensor4D): Record<string, number
   const ema = emaPairs(models);
   updateEma(ema.averaged, cfg.emaDecay, state.step <= cfg.emaStart);
   updateEma(ema.copied, cfg.emaDecay, true);
-  const out = { L_EG: loss.dataSync()[0] };
-  loss.dispose();
-  return out;
+  try {
+    return { L_EG: (await loss.data())[0] };
+  } finally {
+    loss.dispose();
+  }
 }
 
 /** Releases every variable of the state. */

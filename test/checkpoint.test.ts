@@ -7,11 +7,11 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { listCheckpoints, loadCheckpoint, loadLatestCheckpoint, saveCheckpoint } from '../src/checkpoint';
 
-test('tensors and metadata survive a round trip; only the newest K are kept; temporary files never count', () => {
-  tf.setBackend('cpu');
+test('tensors and metadata survive a round trip; only the newest K are kept; temporary files never count', async () => {
+  await tf.setBackend('cpu');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-'));
   const a = tf.tensor2d([[1.5, -2], [3, 4e-8]]), b = tf.scalar(7);
-  for (const step of [10, 20, 30]) saveCheckpoint(dir, step, { step, note: 'x' }, [['a', a], ['net/b', b]], 2);
+  for (const step of [10, 20, 30]) await saveCheckpoint(dir, step, { step, note: 'x' }, [['a', a], ['net/b', b]], 2);
   fs.writeFileSync(path.join(dir, 'ckpt-00000040.bin.tmp'), 'half-written');
   assert.deepEqual(listCheckpoints(dir).map((f) => path.basename(f)), ['ckpt-00000020.bin', 'ckpt-00000030.bin']);
   const latest = loadLatestCheckpoint<{ step: number; note: string }>(dir)!;
@@ -23,10 +23,10 @@ test('tensors and metadata survive a round trip; only the newest K are kept; tem
   fs.rmSync(dir, { recursive: true });
 });
 
-test('a damaged checkpoint is one clear error naming the file', () => {
+test('a damaged checkpoint is one clear error naming the file', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-'));
   const t = tf.ones([100]);
-  const file = saveCheckpoint(dir, 1, {}, [['t', t]], 3);
+  const file = await saveCheckpoint(dir, 1, {}, [['t', t]], 3);
   t.dispose();
   const bytes = fs.readFileSync(file);
   fs.writeFileSync(file, bytes.subarray(0, bytes.length - 8));

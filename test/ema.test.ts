@@ -33,13 +33,13 @@ describe('G_ema', () => {
     mnist = loadMnist(undefined, { limit: 100 });
     state = createTrainState({ ...resolveConfig('mnist'), ...TINY });
     const batches = batchesFor(state.models.cfg, mnist.train);
-    const step = () => {
-      for (const f of [dStep, egStep]) { const { x } = batches.next(); f(state, x); x.dispose(); }
+    const step = async () => {
+      for (const f of [dStep, egStep]) { const { x } = batches.next(); await f(state, x); x.dispose(); }
     };
-    step(); step();  // past emaStart: the average has begun
+    await step(); await step();  // past emaStart: the average has begun
     const { averaged, copied } = emaPairs(state.models);
     const before = new Map([...averaged, ...copied].map(([ema]) => [ema, values(ema)]));
-    step();
+    await step();
     (state as TrainState & { before: typeof before }).before = before;
   });
 

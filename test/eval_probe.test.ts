@@ -63,25 +63,25 @@ describe('linear probe', () => {
     tf.dispose([x, w, b, y, gw, gb, dw, db]);
   });
 
-  test('separable clusters reach ~100%, random labels stay near chance, same seed gives the same numbers', () => {
+  test('separable clusters reach ~100%, random labels stay near chance, same seed gives the same numbers', async () => {
     const C = 8, d = 16, rng = new Rng(1);
     const centres = normals(rng, C * d).map((v) => 3 * v);
     const train = clusters(rng, centres, C, d, 400), test = clusters(rng, centres, C, d, 400);
     const before = tf.memory().numTensors;
     const run = () => linearProbe(train.f, train.labels, { test: { features: test.f, labels: test.labels } }, { numClasses: C, seed: 3, epochs: 150 });
-    const a = run();
+    const a = await run();
     assert.equal(tf.memory().numTensors, before, 'the probe leaks tensors');
     assert.ok(a.top1.test >= 0.97, `separable top-1 ${a.top1.test}`);
     assert.ok(a.trainTop1 >= 0.97, `separable train top-1 ${a.trainTop1}`);
     assert.ok(a.top5.test >= a.top1.test);
-    assert.deepEqual(run(), a, 'two runs with the same seed differ');
+    assert.deepEqual(await run(), a, 'two runs with the same seed differ');
 
     const noiseTrain = { data: normals(rng, 400 * d), n: 400, d }, noiseTest = { data: normals(rng, 1000 * d), n: 1000, d };
-    const r = linearProbe(noiseTrain, randomLabels(rng, 400, C), { test: { features: noiseTest, labels: randomLabels(rng, 1000, C) } },
+    const r = await linearProbe(noiseTrain, randomLabels(rng, 400, C), { test: { features: noiseTest, labels: randomLabels(rng, 1000, C) } },
       { numClasses: C, seed: 3, epochs: 150 });
     assert.ok(Math.abs(r.top1.test - 1 / C) < 0.06, `random labels: top-1 ${r.top1.test}, chance ${1 / C}`);
     assert.ok(r.top5.test >= r.top1.test && Math.abs(r.top5.test - 5 / C) < 0.1, `random labels: top-5 ${r.top5.test}`);
-    assert.throws(() => linearProbe(noiseTrain, new Int32Array(400).fill(C), {}, { numClasses: C }),
+    await assert.rejects(() => linearProbe(noiseTrain, new Int32Array(400).fill(C), {}, { numClasses: C }),
       /Expected training labels in \[0, 8\), but got 8 at index 0/);
   });
 });
@@ -112,21 +112,21 @@ function bruteKnn(train: Features, trainLabels: Int32Array, query: Features, que
 describe('k-NN', () => {
   before(async () => { await selectBackend({ force: 'wasm', quiet: true }); });
 
-  test('matches a brute-force cosine k-NN (k = 1, 3, 5) with its tie rule, in several chunks', () => {
+  test('matches a brute-force cosine k-NN (k = 1, 3, 5) with its tie rule, in several chunks', async () => {
     const rng = new Rng(5), C = 4, d = 5;
     const train: Features = { data: normals(rng, 60 * d), n: 60, d }, query: Features = { data: normals(rng, 40 * d), n: 40, d };
     for (let j = 0; j < d; j++) train.data[7 * d + j] *= 9;  // scale must not matter to the cosine
     const trainLabels = randomLabels(rng, 60, C), queryLabels = randomLabels(rng, 40, C);
     const before = tf.memory().numTensors;
-    const got = knnAccuracy(train, trainLabels, query, queryLabels, [1, 3, 5], { chunk: 7 });
+    const got = await knnAccuracy(train, trainLabels, query, queryLabels, [1, 3, 5], { chunk: 7 });
     assert.equal(tf.memory().numTensors, before, 'k-NN leaks tensors');
-    assert.deepEqual(knnAccuracy(train, trainLabels, query, queryLabels, [1, 3, 5]), got, 'the chunk size changes the result');
+    assert.deepEqual(await knnAccuracy(train, trainLabels, query, queryLabels, [1, 3, 5]), got, 'the chunk size changes the result');
     for (const k of [1, 3, 5]) {
       const want = bruteKnn(train, trainLabels, query, queryLabels, k, C);
       assert.equal(got[k], want.acc, `k = ${k}: ${got[k]} vs brute force ${want.acc}`);
       if (k > 1) assert.ok(want.ties > 0 && want.outvoted > 0, `k = ${k}: the data must exercise ties (${want.ties}) and majorities (${want.outvoted})`);
     }
-    assert.throws(() => knnAccuracy(train, trainLabels, query, queryLabels, [61]), /Expected each k of k-NN to be a whole number in \[1, 60\], but got 61/);
+    await assert.rejects(() => knnAccuracy(train, trainLabels, query, queryLabels, [61]), /Expected each k of k-NN to be a whole number in \[1, 60\], but got 61/);
   });
 });
 
@@ -139,7 +139,7 @@ describe('encoder features', () => {
     models = createModels(tiny());
   });
 
-  test('shapes per kind, batch-independent (inference-mode BN), pixels as E sees them; no leaked tensors', (t) => {
+  test('shapes per kind, batch-independent (inference-mode BN), pixels as E sees them; no leaked tensors', async (t) => {
     const cfg = models.cfg, dims = encoderFeatureDims(cfg);
     // Running statistics away from (0, 1), so that bn_crelu shows which statistics E used.
     const state = (name: string) => [...models.E!.state].find(([k]) => k.endsWith(`bn_crelu/running_${name}`))![1];
@@ -149,8 +149,8 @@ describe('encoder features', () => {
     t.after(() => { state('mean').assign(saved[0]); state('var').assign(saved[1]); tf.dispose(saved); });
     const before = tf.memory().numTensors;
     const kinds = ['z_mean', 'avepool', 'bn_crelu', 'pixels'] as const;
-    const small = encoderFeatures(models, mnist.test, [...kinds], { limit: 20, batchSize: 7 });
-    const whole = encoderFeatures(models, mnist.test, [...kinds], { limit: 20, batchSize: 20 });
+    const small = await encoderFeatures(models, mnist.test, [...kinds], { limit: 20, batchSize: 7 });
+    const whole = await encoderFeatures(models, mnist.test, [...kinds], { limit: 20, batchSize: 20 });
     assert.equal(tf.memory().numTensors, before, 'feature extraction leaks tensors');
     const wantD = { z_mean: cfg.zDim, avepool: dims.avepool, bn_crelu: 2 * dims.avepool, pixels: 16 * 16 };
     for (const k of kinds) {
@@ -173,7 +173,7 @@ describe('encoder features', () => {
     assert.deepEqual(small.pixels.data, x.dataSync());
     x.dispose();
     // 28 -> 32 is a pad of 2 background pixels each side: checked pixel by pixel.
-    const padded = encoderFeatures({ ...models, cfg: { ...cfg, eResolution: 32 } }, mnist.test, ['pixels'], { limit: 3 }).pixels;
+    const padded = (await encoderFeatures({ ...models, cfg: { ...cfg, eResolution: 32 } }, mnist.test, ['pixels'], { limit: 3 })).pixels;
     assert.equal(padded.d, 32 * 32);
     for (let i = 0; i < 3; i++) {
       for (let y = 0; y < 32; y++) {
@@ -186,16 +186,16 @@ describe('encoder features', () => {
     }
   });
 
-  test('cache: the second call reads the file, another checkpoint recomputes, a damaged file is recomputed', () => {
+  test('cache: the second call reads the file, another checkpoint recomputes, a damaged file is recomputed', async () => {
     const dir = tmp();
     let computed = 0;
     const compute = () => { computed++; return { data: Float32Array.from([1, 2, 3, 4, 5, 6]), n: 2, d: 3 }; };
     const file = path.join(dir, 'f.bin');
-    const first = cachedFeatures(file, compute), second = cachedFeatures(file, compute);
+    const first = await cachedFeatures(file, compute), second = await cachedFeatures(file, compute);
     assert.equal(computed, 1, 'the second call computed again');
     assert.deepEqual(second, first);
     fs.truncateSync(file, 20);
-    cachedFeatures(file, compute);
+    await cachedFeatures(file, compute);
     assert.equal(computed, 2, 'a damaged cache file was served');
 
     const ckpt = path.join(dir, 'ckpt-00000004.bin');
@@ -203,26 +203,26 @@ describe('encoder features', () => {
     const key = checkpointKey(ckpt);
     assert.equal(key.tag, 'step00000004');
     const opts = { limit: 10, cache: { dir: path.join(dir, 'eval'), key } };
-    const real = encoderFeatures(models, mnist.test, ['z_mean'], opts).z_mean;
+    const real = (await encoderFeatures(models, mnist.test, ['z_mean'], opts)).z_mean;
     const cacheFile = featureCacheFile(opts.cache.dir, key, takeFirst(mnist.test, 10), 'z_mean');
     assert.ok(fs.existsSync(cacheFile), `expected ${cacheFile}`);
     const marker = { data: new Float32Array(real.n * real.d).fill(42), n: real.n, d: real.d };
     writeFeatures(cacheFile, marker);  // a spy: served from the file if and only if it returns the marker
-    assert.deepEqual(encoderFeatures(models, mnist.test, ['z_mean'], opts).z_mean, marker);
-    assert.deepEqual(encoderFeatures(models, mnist.test, ['z_mean'], { ...opts, limit: 9 }).z_mean.data, real.data.subarray(0, 9 * real.d),
+    assert.deepEqual((await encoderFeatures(models, mnist.test, ['z_mean'], opts)).z_mean, marker);
+    assert.deepEqual((await encoderFeatures(models, mnist.test, ['z_mean'], { ...opts, limit: 9 })).z_mean.data, real.data.subarray(0, 9 * real.d),
       'another limit must not be served the cached features');
     fs.writeFileSync(ckpt, 'weights of step 4, trained further');  // a newer checkpoint under the same name
     const newer = checkpointKey(ckpt);
     assert.notEqual(newer.fingerprint, key.fingerprint);
-    assert.deepEqual(encoderFeatures(models, mnist.test, ['z_mean'], { ...opts, cache: { ...opts.cache, key: newer } }).z_mean, real);
+    assert.deepEqual((await encoderFeatures(models, mnist.test, ['z_mean'], { ...opts, cache: { ...opts.cache, key: newer } })).z_mean, real);
   });
 
-  test('evaluateRepresentation: trained, random-init and pixels rows through the same code; pixels classify MNIST', () => {
+  test('evaluateRepresentation: trained, random-init and pixels rows through the same code; pixels classify MNIST', async () => {
     const dir = tmp(), ckpt = path.join(dir, 'ckpt-00000000.bin');
     fs.writeFileSync(ckpt, 'stands for the checkpoint of `models`');
     const before = tf.memory().numTensors;
     const start = Date.now();
-    const report = evaluateRepresentation(models, mnist, { cacheDir: path.join(dir, 'eval'), checkpoint: ckpt });
+    const report = await evaluateRepresentation(models, mnist, { cacheDir: path.join(dir, 'eval'), checkpoint: ckpt });
     const seconds = (Date.now() - start) / 1000;
     assert.equal(tf.memory().numTensors, before, 'the evaluation leaks tensors');
     assert.deepEqual([report.n_train, report.n_trainval, report.n_test], [mnist.train.count, mnist.trainVal.count, mnist.test.count]);

@@ -42,21 +42,21 @@ describe('evaluation of models', () => {
     models = createModels(tiny());
   });
 
-  test('FID: real images against themselves ≈ 0, generated ones far; the same seed gives the same samples', () => {
-    const real = realOutputs(evaluator.net, mnist.test, 16, { limit: 60 });
+  test('FID: real images against themselves ≈ 0, generated ones far; the same seed gives the same samples', async () => {
+    const real = await realOutputs(evaluator.net, mnist.test, 16, { limit: 60 });
     const self = featureStats(real.features, real.n, real.d);
-    assert.ok(frechetDistance(self, realStats(evaluator.net, mnist.test, 16, { limit: 60 })) < 1e-6);
-    const a = generatedOutputs(models, evaluator.net, { samples: 60, batchSize: 25, seed: 1 });
-    const b = generatedOutputs(models, evaluator.net, { samples: 60, batchSize: 25, seed: 1 });
+    assert.ok(frechetDistance(self, await realStats(evaluator.net, mnist.test, 16, { limit: 60 })) < 1e-6);
+    const a = await generatedOutputs(models, evaluator.net, { samples: 60, batchSize: 25, seed: 1 });
+    const b = await generatedOutputs(models, evaluator.net, { samples: 60, batchSize: 25, seed: 1 });
     assert.deepEqual(a.features, b.features);
     assert.equal(a.n, 60);
     const fid = frechetDistance(featureStats(a.features, a.n, a.d), self);
     assert.ok(fid > 1e-3 && Number.isFinite(fid), `FID of an untrained G: ${fid}`);
   });
 
-  test('reconstruction figures equal an independent computation on the same images', () => {
+  test('reconstruction figures equal an independent computation on the same images', async () => {
     const part = takeFirst(mnist.test, 20);
-    const r = evaluateReconstruction(models, evaluator.net, part, { limit: 20, batchSize: 20 });
+    const r = await evaluateReconstruction(models, evaluator.net, part, { limit: 20, batchSize: 20 });
     const { x, y } = batches(part, { ...renderOptionsFor(models.cfg, part), batchSize: 20, shuffle: false }).next().value!;
     const rec = reconstruct(models, x);
     const xs = rec.x.dataSync(), ms = rec.fromMean.dataSync();
@@ -76,9 +76,9 @@ describe('evaluation of models', () => {
     tf.dispose([x, rec.x, rec.fromMean, rec.fromSample]);
   });
 
-  test('identity reconstructions have zero error and 100 % class consistency', () => {
+  test('identity reconstructions have zero error and 100 % class consistency', async () => {
     const part = takeFirst(mnist.test, 30);
-    const r = evaluateReconstruction(models, evaluator.net, part, {
+    const r = await evaluateReconstruction(models, evaluator.net, part, {
       limit: 30, batchSize: 16, reconstruct: (x) => tf.tidy(() => ({ x: tf.clone(x), fromMean: tf.clone(x), fromSample: tf.clone(x) })),
     });
     assert.equal(r.mse_mean, 0);
@@ -87,10 +87,10 @@ describe('evaluation of models', () => {
     assert.equal(r.label_accuracy_mean, r.input_accuracy);
   });
 
-  test('a report holds every part, and evaluating again leaks no tensors', () => {
-    evaluator.evaluate(models, 0, SETTINGS);
+  test('a report holds every part, and evaluating again leaks no tensors', async () => {
+    await evaluator.evaluate(models, 0, SETTINGS);
     const before = tf.memory().numTensors;
-    const r = evaluator.evaluate(models, 0, SETTINGS);
+    const r = await evaluator.evaluate(models, 0, SETTINGS);
     assert.equal(tf.memory().numTensors, before);
     assert.ok(r.generation.raw !== null && Number.isFinite(r.generation.raw.fid));
     assert.deepEqual([...new Set(r.representation!.rows.map((w) => w.source))].sort(), ['pixels', 'random-init', 'trained']);

@@ -30,7 +30,7 @@ const { createTrainState, dStep, egStep } = require(${JSON.stringify(path.join(D
   const state = createTrainState(cfg);
   const x = tf.randomUniform([16, 16, 16, 1], -1, 1, 'float32', 5);
   const losses = [];
-  for (let i = 0; i < 2; i++) losses.push(dStep(state, x).L_D, egStep(state, x).L_EG);
+  for (let i = 0; i < 2; i++) losses.push((await dStep(state, x)).L_D, (await egStep(state, x)).L_EG);
   for (const p of [state.models.G, state.models.E, state.models.D]) for (const [, v] of p.all()) hash.update(Buffer.from(v.dataSync().buffer));
   const [dx, dw] = tf.tidy(() => {
     const a = tf.randomNormal([16, 32, 32, 16], 0, 1, 'float32', 6), w = tf.randomNormal([3, 3, 16, 32], 0, 1, 'float32', 7);

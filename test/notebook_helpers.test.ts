@@ -6,6 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { loadDataset, makeSplit } from '../src/data';
+import { syncReadsDuring } from '../src/kernels_used';
 import { resolveConfig } from '../src/presets';
 import * as nb from '../src/notebook';
 import { cellSeconds, listNotebooks, parseArgs } from '../src/notebook/run_notebooks';
@@ -167,11 +168,11 @@ describe('notebook helpers: runs', () => {
 });
 
 describe('notebook helpers: images and latents', () => {
-  test('upscale replicates pixels; gridPng enlarges the grid', () => {
+  test('upscale replicates pixels; gridPng enlarges the grid', async () => {
     assert.deepEqual([...nb.upscale(Uint8Array.from([1, 2, 3, 4]), 2, 2, 1, 2)], [1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4]);
     assert.deepEqual([...nb.upscale(Uint8Array.from([1, 2, 3, 4, 5, 6]), 2, 1, 3, 2)], [1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6, 1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6]);
-    tf.setBackend('cpu');
-    const png = nb.gridPng(tf.zeros([4, 3, 3, 1]) as tf.Tensor4D, 2, { scale: 3 });
+    await tf.setBackend('cpu');
+    const png = await nb.gridPng(tf.zeros([4, 3, 3, 1]) as tf.Tensor4D, 2, { scale: 3 });
     const b = Buffer.from(png);
     assert.deepEqual([b.readUInt32BE(16), b.readUInt32BE(20)], [21, 21]);  // (2·3 + 1) · 3
   });
@@ -209,11 +210,14 @@ describe('notebook helpers: images and latents', () => {
     assert.throws(() => nb.interpolateLatents(zA, tf.zeros([3, 2]) as tf.Tensor2D, 4), /one shape/);
   });
 
-  test('cosine neighbours: most similar first', () => {
-    tf.setBackend('cpu');
+  test('cosine neighbours: most similar first', async () => {
+    await tf.setBackend('cpu');
     const train = { data: Float32Array.from([1, 0, 0, 1, 1, 1, -1, 0]), n: 4, d: 2 };
     const query = { data: Float32Array.from([2, 0.1]), n: 1, d: 2 };
-    const { indices, similarities } = nb.cosineNeighbours(train, query, 3);
+    let found!: Awaited<ReturnType<typeof nb.cosineNeighbours>>;
+    const reads = await syncReadsDuring(async () => { found = await nb.cosineNeighbours(train, query, 3); });
+    assert.deepEqual([...reads.keys()], [], 'Expected no synchronous read (webgpu in Node cannot)');
+    const { indices, similarities } = found;
     assert.deepEqual([...indices[0]], [0, 2, 1]);
     assert.ok(similarities[0][0] > 0.99);
   });

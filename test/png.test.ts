@@ -27,11 +27,11 @@ describe('png', () => {
   });
 
   test('a grid places each image in its cell, maps [-1, 1] to [0, 255] and leaves white gaps', async () => {
-    tf.setBackend('cpu');
+    await tf.setBackend('cpu');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'png-'));
     const file = path.join(dir, 'sub', 'grid.png');
     const images = tf.tensor4d([-1, 1, 0, 0.5, /* second image */ 1, 1, -1, -1, /* third */ 0, 0, 0, 0], [3, 2, 2, 1]);
-    writeImageGrid(file, images, 2);
+    await writeImageGrid(file, images, 2);
     images.dispose();
     const { data, width, height } = await decode(file);
     assert.deepEqual([width, height], [5, 5]);  // 2 columns and 2 rows of 2 px with a 1 px gap

@@ -38,24 +38,24 @@ describe('trainer', () => {
     mnist = loadMnist(undefined, { limit: 300 });
   });
 
-  test('a D step moves only D, an E/G step moves only G and E; tensors stay flat over steps', () => {
+  test('a D step moves only D, an E/G step moves only G and E; tensors stay flat over steps', async () => {
     const state = createTrainState(tiny());
     const batches = batchesFor(state.models.cfg, mnist.train);
     const snapshot = (p: typeof state.models.D | null) => new Map([...(p?.weights ?? [])].map(([k, v]) => [k, Float32Array.from(v.dataSync())]));
     const moved = (before: Map<string, Float32Array>, p: typeof state.models.D | null) =>
       [...(p?.weights ?? [])].filter(([k, v]) => v.dataSync().some((x, i) => x !== before.get(k)![i])).length;
-    const step = (f: typeof dStep) => { const { x } = batches.next(); const m = f(state, x); x.dispose(); return m; };
-    step(dStep); step(egStep);  // Adam slots exist from here on
+    const step = async (f: typeof dStep) => { const { x } = batches.next(); const m = await f(state, x); x.dispose(); return m; };
+    await step(dStep); await step(egStep);  // Adam slots exist from here on
     let g = snapshot(state.models.G), e = snapshot(state.models.E), d = snapshot(state.models.D);
-    step(dStep);
+    await step(dStep);
     assert.equal(moved(g, state.models.G) + moved(e, state.models.E), 0, 'G or E moved in a D step');
     assert.ok(moved(d, state.models.D) > 0.9 * state.models.D.weights.size, 'D did not move in its step');
     g = snapshot(state.models.G); e = snapshot(state.models.E); d = snapshot(state.models.D);
-    step(egStep);
+    await step(egStep);
     assert.equal(moved(d, state.models.D), 0, 'D moved in an E/G step');
     assert.ok(moved(g, state.models.G) > 0 && moved(e, state.models.E) > 0, 'G and E must move in their step');
     const before = tf.memory();
-    for (let i = 0; i < 5; i++) { step(dStep); step(egStep); }
+    for (let i = 0; i < 5; i++) { await step(dStep); await step(egStep); }
     const after = tf.memory();
     assert.equal(after.numTensors, before.numTensors);
     assert.equal(after.numDataBuffers, before.numDataBuffers);

@@ -24,15 +24,15 @@ describe('a small convnet trains on wasm', () => {
     const net = createClassifier(1, 10, 1);
     const optimizer = tf.train.adam(3e-3);
     const batches = new BatchIterator(mnist.train, { batchSize: 32, seed: 1, resolution: 32 });
-    const step = () => {
+    const step = async () => {
       const { x, y } = batches.next();
-      const loss = classifierTrainStep(net, optimizer, x, y);
+      const loss = await classifierTrainStep(net, optimizer, x, y);
       x.dispose();
       return loss;
     };
-    const losses = [step()];  // the first step creates Adam's slots
+    const losses = [await step()];  // the first step creates Adam's slots
     const before = tf.memory();
-    for (let i = 0; i < 100; i++) losses.push(step());
+    for (let i = 0; i < 100; i++) losses.push(await step());
     const after = tf.memory();
     assert.equal(after.numTensors, before.numTensors, 'tensor count after 100 steps');
     assert.equal(after.numDataBuffers, before.numDataBuffers, 'wasm buffers after 100 steps');
@@ -42,7 +42,7 @@ describe('a small convnet trains on wasm', () => {
     assert.ok(last < 0.6 * first, `mean loss of the last 10 steps ${last.toFixed(3)} vs the first 10 ${first.toFixed(3)}`);
 
     const x = splitToTensor(mnist.test, { n: 500, resolution: 32 });
-    const predicted = predict(net, x);
+    const predicted = await predict(net, x);
     x.dispose();
     const correct = predicted.filter((p, i) => p === mnist.test.labels[i]).length;
     assert.ok(correct / 500 > 0.5, `test accuracy ${(correct / 500).toFixed(3)} after 101 steps (chance: 0.1)`);

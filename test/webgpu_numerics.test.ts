@@ -147,11 +147,8 @@ describe('webgpu numerics against the cpu backend', () => {
     assertClose(await run('webgpu'), await run('cpu'), 'Adam-updated variable', 1e-4, 1e-6);
   });
 
-  // Known gap: dStep/egStep (and the run loop, checkpoints, pictures, evaluation) read values with dataSync,
-  // which tfjs-backend-webgpu cannot do in Node. Remove `todo` once they read with `await tensor.data()`.
-  test('a D step and an E/G step of a tiny config run on webgpu with finite losses', {
-    todo: 'train.ts reads its losses synchronously (dataSync)',
-  }, async (t) => {
+  // dStep/egStep read their losses with `await tensor.data()`: the only read webgpu can do in Node.
+  test('a D step and an E/G step of a tiny config run on webgpu with finite losses', async (t) => {
     if (skipped(t)) return;
     await tf.setBackend('webgpu');
     const cfg: Config = { ...resolveConfig('mnist'), zDim: 6, gCh: 4, gMults: [2, 2, 1], gAttention: 8, resolution: 16, eResolution: 16,
@@ -159,7 +156,7 @@ describe('webgpu numerics against the cpu backend', () => {
     const state = createTrainState(cfg);
     const x = tf.randomUniform([4, 16, 16, 1], -1, 1, 'float32', 1) as tf.Tensor4D;
     try {
-      const d = dStep(state, x), eg = egStep(state, x);
+      const d = await dStep(state, x), eg = await egStep(state, x);
       for (const [k, v] of Object.entries({ ...d, ...eg })) assert.ok(Number.isFinite(v), `Expected ${k} to be finite, but got ${v}`);
     } finally {
       x.dispose();

@@ -103,48 +103,52 @@ export class Evaluator {
   }
 
   /** FID's reference: statistics of the first `n` test images, computed once. */
-  real(n: number): GaussianStats {
+  async real(n: number): Promise<GaussianStats> {
     let s = this.realCache.get(n);
     if (s === undefined) {
-      s = realStats(this.net, this.dataset.test, this.resolution, { limit: n, progress: this.progress });
+      s = await realStats(this.net, this.dataset.test, this.resolution, { limit: n, progress: this.progress });
       this.realCache.set(n, s);
     }
     return s;
   }
 
   /** Every figure of `settings` for `models` (a checkpoint's, or a training run's live ones). */
-  evaluate(models: Models, step: number, settings: EvalSettings = FULL_EVAL,
-           opts: { checkpoint?: string; evalDir?: string } = {}): EvalReport {
+  async evaluate(models: Models, step: number, settings: EvalSettings = FULL_EVAL,
+                 opts: { checkpoint?: string; evalDir?: string } = {}): Promise<EvalReport> {
     const start = Date.now();
     const progress = this.progress;
-    const real = this.real(settings.realImages);
+    const real = await this.real(settings.realImages);
     const gen = (ema: boolean) => evaluateGeneration(models, this.net, real, { samples: settings.samples, ema, progress });
     const hasE = models.E !== null;
-    const representation = hasE && settings.probeTrain > 0 ? this.representation(models, settings, progress, opts) : null;
+    const representation = hasE && settings.probeTrain > 0 ? await this.representation(models, settings, progress, opts) : null;
     const reconstruction = hasE && settings.reconstructions > 0
-      ? evaluateReconstruction(models, this.net, this.dataset.test, { limit: settings.reconstructions, progress })
+      ? await evaluateReconstruction(models, this.net, this.dataset.test, { limit: settings.reconstructions, progress })
       : null;
     if (hasE && opts.evalDir) {
       fs.mkdirSync(opts.evalDir, { recursive: true });
       const part = takeFirst(this.dataset.test, 24);
       const { x } = batches(part, { ...renderOptionsFor(models.cfg, part), batchSize: 24, shuffle: false }).next().value!;
-      writeReconstructionGrid(path.join(opts.evalDir, `recon-${String(step).padStart(8, '0')}.png`), models, x);
-      x.dispose();
+      try {
+        await writeReconstructionGrid(path.join(opts.evalDir, `recon-${String(step).padStart(8, '0')}.png`), models, x);
+      } finally {
+        x.dispose();
+      }
     }
+    const ema = await gen(true), raw = settings.rawG ? await gen(false) : null;
     return {
       step, checkpoint: opts.checkpoint ?? null,
       feature_net: { name: this.net.name, test_accuracy: this.net.testAccuracy },
-      generation: { ema: gen(true), raw: settings.rawG ? gen(false) : null },
+      generation: { ema, raw },
       representation, reconstruction, seconds: (Date.now() - start) / 1000,
     };
   }
 
   /** Probe and k-NN rows; the baselines (random-init E, pixels) depend on the config only: computed once per evaluator. */
-  private representation(models: Models, settings: EvalSettings, progress: boolean,
-                         opts: { checkpoint?: string; evalDir?: string }): RepresentationReport {
+  private async representation(models: Models, settings: EvalSettings, progress: boolean,
+                               opts: { checkpoint?: string; evalDir?: string }): Promise<RepresentationReport> {
     const key = `${settings.probeTrain}/${settings.probeEval}`;
     const known = settings.baselines ? this.baselineRows.get(key) : undefined;
-    const report = evaluateRepresentation(models, this.dataset, {
+    const report = await evaluateRepresentation(models, this.dataset, {
       limitTrain: settings.probeTrain, limitEval: settings.probeEval, baselines: settings.baselines && known === undefined, progress,
       ...(opts.checkpoint && opts.evalDir ? { cacheDir: opts.evalDir, checkpoint: opts.checkpoint } : {}),
     });
@@ -222,7 +226,7 @@ export async function evaluateCheckpoint(fileOrDir: string, settings: EvalSettin
   const evaluator = await Evaluator.create(models.cfg, opts);
   try {
     const evalDir = path.join(path.dirname(file), 'eval');
-    const report = evaluator.evaluate(models, step, settings, { checkpoint: file, evalDir });
+    const report = await evaluator.evaluate(models, step, settings, { checkpoint: file, evalDir });
     fs.mkdirSync(evalDir, { recursive: true });  // also without E (no grid written)
     fs.writeFileSync(path.join(evalDir, `eval-${String(step).padStart(8, '0')}.json`), JSON.stringify(report, null, 2) + '\n');
     return report;

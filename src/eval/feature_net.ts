@@ -128,13 +128,16 @@ function withDefaults(opts: DatasetFeatureNetOptions): { steps: number; batchSiz
 }
 
 /** Fraction of the test split the classifier gets right (in order, batches of 256). */
-function testAccuracyOf(net: Classifier, dataset: Dataset, resolution: number): number {
+async function testAccuracyOf(net: Classifier, dataset: Dataset, resolution: number): Promise<number> {
   const { test } = dataset;
   if (test.count === 0) throw new Error(`Expected a non-empty test split in dataset '${dataset.name}' to measure the feature net, but got 0 examples`);
   let correct = 0;
   for (const b of batches(test, { batchSize: 256, shuffle: false, dropLast: false, resolution, resize: resizeModeFor(test.height, resolution) })) {
-    predict(net, b.x).forEach((p, i) => { if (p === b.y[i]) correct++; });
-    b.x.dispose();
+    try {
+      (await predict(net, b.x)).forEach((p, i) => { if (p === b.y[i]) correct++; });
+    } finally {
+      b.x.dispose();
+    }
   }
   return correct / test.count;
 }
@@ -147,7 +150,8 @@ function testAccuracyOf(net: Classifier, dataset: Dataset, resolution: number): 
  * of 64 (seed 0), test accuracy: constant 1e-3 97.23%, cosine from 1e-3
  * 97.00%, cosine from 3e-3 98.32% (these defaults, end to end).
  */
-function trainClassifier(dataset: Dataset, resolution: number, steps: number, batchSize: number, seed: number, showProgress: boolean): Classifier {
+async function trainClassifier(dataset: Dataset, resolution: number, steps: number, batchSize: number, seed: number,
+                               showProgress: boolean): Promise<Classifier> {
   const net = newClassifier(dataset, seed);
   const variables = new Map(Object.entries(net.params));
   const adam = new Adam(LEARNING_RATE, 0.9, 0.999);
@@ -159,8 +163,13 @@ function trainClassifier(dataset: Dataset, resolution: number, steps: number, ba
       adam.lr = LEARNING_RATE * 0.5 * (1 + Math.cos(Math.PI * (step - 1) / steps));
       const { value, grads } = tf.variableGrads(() => classifierLoss(net, x, y), [...variables.values()]);
       adam.step(variables, grads);
-      const loss = value.dataSync()[0];
-      tf.dispose([x, value, ...Object.values(grads)]);
+      tf.dispose([x, ...Object.values(grads)]);
+      let loss: number;
+      try {
+        loss = (await value.data())[0];
+      } finally {
+        value.dispose();
+      }
       progress?.update(step, { loss });
     }
   } finally {
@@ -225,10 +234,10 @@ export async function datasetFeatureNet(dataset: Dataset, opts: DatasetFeatureNe
     say(`feature net: loaded ${file} (test accuracy ${(meta.testAccuracy * 100).toFixed(2)}%)`);
   } else {
     const start = Date.now();
-    net = trainClassifier(dataset, resolution, steps, batchSize, seed, !opts.quiet && (opts.progress ?? true));
+    net = await trainClassifier(dataset, resolution, steps, batchSize, seed, !opts.quiet && (opts.progress ?? true));
     const trainSeconds = (Date.now() - start) / 1000;
-    meta = { format: CACHE_FORMAT, key, testAccuracy: testAccuracyOf(net, dataset, resolution), trainSeconds };
-    saveCheckpoint(path.dirname(file), steps, meta, Object.entries(net.params), 1);
+    meta = { format: CACHE_FORMAT, key, testAccuracy: await testAccuracyOf(net, dataset, resolution), trainSeconds };
+    await saveCheckpoint(path.dirname(file), steps, meta, Object.entries(net.params), 1);
     say(`feature net: trained ${steps} steps in ${trainSeconds.toFixed(0)} s, test accuracy ` +
       `${(meta.testAccuracy * 100).toFixed(2)}%, saved to ${file}`);
   }

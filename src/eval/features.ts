@@ -69,9 +69,10 @@ export function renderOptionsFor(cfg: Config, split: Split): RenderOptions {
 /**
  * Features of the first `limit` examples of `split`, in order, for each of
  * `kinds`; E runs once per batch for all of E's kinds (not at all for
- * 'pixels' alone). The returned arrays are plain JS memory (no tensors).
+ * 'pixels' alone). The returned arrays are plain JS memory (no tensors),
+ * read asynchronously (webgpu in Node cannot read synchronously).
  */
-export function encoderFeatures<K extends FeatureKind>(models: Models, split: Split, kinds: K[], opts: FeatureOptions = {}): Record<K, Features> {
+export async function encoderFeatures<K extends FeatureKind>(models: Models, split: Split, kinds: K[], opts: FeatureOptions = {}): Promise<Record<K, Features>> {
   const part = takeFirst(split, opts.limit ?? split.count);
   const n = part.count;
   const out = {} as Record<K, Features>;
@@ -101,8 +102,12 @@ export function encoderFeatures<K extends FeatureKind>(models: Models, split: Sp
         const e = todo.some((k) => k !== 'pixels') ? encode(models, x, rng, false) : null;
         return todo.map((k) => (k === 'pixels' ? tf.reshape(x, [x.shape[0], -1]) : e![k as Exclude<FeatureKind, 'pixels'>]) as tf.Tensor2D);
       });
-      todo.forEach((k, i) => chunks.get(k)!.push(ts[i].dataSync() as Float32Array));
-      tf.dispose([x, ...ts]);
+      try {
+        const values = await Promise.all(ts.map((t) => t.data() as Promise<Float32Array>));
+        todo.forEach((k, i) => chunks.get(k)!.push(values[i]));
+      } finally {
+        tf.dispose([x, ...ts]);
+      }
       progress?.update(++done);
     }
     progress?.finish();
@@ -190,10 +195,10 @@ export function writeFeatures(file: string, f: Features): void {
  * (atomically) for next time. `file` must name everything the features
  * depend on (featureCacheFile does).
  */
-export function cachedFeatures(file: string, compute: () => Features): Features {
+export async function cachedFeatures(file: string, compute: () => Features | Promise<Features>): Promise<Features> {
   const hit = readFeatures(file);
   if (hit !== null) return hit;
-  const f = compute();
+  const f = await compute();
   writeFeatures(file, f);
   return f;
 }

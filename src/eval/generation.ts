@@ -26,17 +26,21 @@ export interface NetOutputs {
   k: number;
 }
 
-/** Runs `net` over the batches `next(i)` yields (each disposed here) and gathers its outputs. */
-function collect(net: FeatureNet, count: number, batchSize: number, next: (start: number, size: number) => tf.Tensor4D,
-                 label: string, progress: boolean): NetOutputs {
+/** Runs `net` over the batches `next(i)` yields (each disposed here) and gathers its outputs (read asynchronously). */
+async function collect(net: FeatureNet, count: number, batchSize: number, next: (start: number, size: number) => tf.Tensor4D,
+                       label: string, progress: boolean): Promise<NetOutputs> {
   const feats: Float32Array[] = [], probs: Float32Array[] = [];
   const bar = progress ? new Progress(Math.ceil(count / batchSize), label) : null;
   for (let start = 0, b = 1; start < count; start += batchSize, b++) {
     const x = next(start, Math.min(batchSize, count - start));
     const out = net.apply(x);
-    feats.push(out.features.dataSync() as Float32Array);
-    probs.push(out.probs.dataSync() as Float32Array);
-    tf.dispose([x, out.features, out.probs]);
+    try {
+      const [f, p] = await Promise.all([out.features.data(), out.probs.data()]);
+      feats.push(f as Float32Array);
+      probs.push(p as Float32Array);
+    } finally {
+      tf.dispose([x, out.features, out.probs]);
+    }
     bar?.update(b);
   }
   bar?.finish();
@@ -51,8 +55,8 @@ function collect(net: FeatureNet, count: number, batchSize: number, next: (start
 }
 
 /** The feature net's outputs on the first `limit` real images of `split`, rendered at `resolution` as training renders them. */
-export function realOutputs(net: FeatureNet, split: Split, resolution: number,
-                            opts: { limit?: number; batchSize?: number; progress?: boolean } = {}): NetOutputs {
+export async function realOutputs(net: FeatureNet, split: Split, resolution: number,
+                                  opts: { limit?: number; batchSize?: number; progress?: boolean } = {}): Promise<NetOutputs> {
   const part = takeFirst(split, Math.min(opts.limit ?? split.count, split.count));
   const batchSize = opts.batchSize ?? 100;
   const it = batches(part, { resolution, resize: resizeModeFor(part.height, resolution), batchSize, shuffle: false, dropLast: false });
@@ -60,9 +64,9 @@ export function realOutputs(net: FeatureNet, split: Split, resolution: number,
 }
 
 /** FID's real side: Gaussian statistics of the real images' features. */
-export function realStats(net: FeatureNet, split: Split, resolution: number,
-                          opts: { limit?: number; batchSize?: number; progress?: boolean } = {}): GaussianStats {
-  const out = realOutputs(net, split, resolution, opts);
+export async function realStats(net: FeatureNet, split: Split, resolution: number,
+                                opts: { limit?: number; batchSize?: number; progress?: boolean } = {}): Promise<GaussianStats> {
+  const out = await realOutputs(net, split, resolution, opts);
   return featureStats(out.features, out.n, out.d);
 }
 
@@ -92,7 +96,7 @@ export interface GenerationReport {
 }
 
 /** The feature net's outputs on `samples` images of G_ema (or raw G) for seeded z. */
-export function generatedOutputs(models: Models, net: FeatureNet, opts: GenerationOptions = {}): NetOutputs {
+export async function generatedOutputs(models: Models, net: FeatureNet, opts: GenerationOptions = {}): Promise<NetOutputs> {
   const samples = opts.samples ?? 2000, batchSize = opts.batchSize ?? 100, ema = opts.ema ?? true;
   if (!Number.isInteger(samples) || samples < 2) throw new Error(`Expected samples to be a whole number ≥ 2, but got ${samples}`);
   if (!Number.isInteger(batchSize) || batchSize < 2) throw new Error(`Expected batchSize to be a whole number ≥ 2, but got ${batchSize}`);
@@ -106,8 +110,8 @@ export function generatedOutputs(models: Models, net: FeatureNet, opts: Generati
 }
 
 /** FID against `real` and IS of `samples` generated images. */
-export function evaluateGeneration(models: Models, net: FeatureNet, real: GaussianStats, opts: GenerationOptions = {}): GenerationReport {
-  const out = generatedOutputs(models, net, opts);
+export async function evaluateGeneration(models: Models, net: FeatureNet, real: GaussianStats, opts: GenerationOptions = {}): Promise<GenerationReport> {
+  const out = await generatedOutputs(models, net, opts);
   const fid = frechetDistance(featureStats(out.features, out.n, out.d), real);
   const is = inceptionScore(out.probs, out.n, out.k, opts.splits ?? 10);
   return { fid, is_mean: is.mean, is_std: is.std, samples: out.n, ema: opts.ema ?? true, feature_net: net.name };

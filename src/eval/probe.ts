@@ -96,15 +96,18 @@ function topKHits(ranked: Int32Array, width: number, labels: Int32Array, k: numb
   return hits / labels.length;
 }
 
-/** The top-`k` classes of x·W + b, best first, computed in chunks of rows. [n·k] */
-function rankClasses(x: Features, w: tf.Variable, b: tf.Variable, k: number): Int32Array {
+/** The top-`k` classes of x·W + b, best first, computed in chunks of rows (read asynchronously). [n·k] */
+async function rankClasses(x: Features, w: tf.Variable, b: tf.Variable, k: number): Promise<Int32Array> {
   const { n, d } = x, chunk = 4096;
   const out = new Int32Array(n * k);
   for (let s = 0; s < n; s += chunk) {
     const m = Math.min(chunk, n - s);
     const idx = tf.tidy(() => tf.topk(tf.add(tf.matMul(tf.tensor2d(x.data.subarray(s * d, (s + m) * d), [m, d]), w), b), k).indices);
-    out.set(idx.dataSync() as Int32Array, s * k);
-    idx.dispose();
+    try {
+      out.set(await idx.data() as Int32Array, s * k);
+    } finally {
+      idx.dispose();
+    }
   }
   return out;
 }
@@ -116,8 +119,8 @@ function rankClasses(x: Features, w: tf.Variable, b: tf.Variable, k: number): In
  * and std (population), and the same transform is applied to the evaluation
  * sets. Deterministic: the same inputs and seed give the same numbers.
  */
-export function linearProbe(train: Features, trainLabels: Int32Array, evalSets: Record<string, LabelledFeatures>,
-                            opts: ProbeOptions): ProbeResult {
+export async function linearProbe(train: Features, trainLabels: Int32Array, evalSets: Record<string, LabelledFeatures>,
+                                  opts: ProbeOptions): Promise<ProbeResult> {
   const C = opts.numClasses;
   if (!Number.isInteger(C) || C < 2) throw new Error(`Expected numClasses to be a whole number ≥ 2, but got ${C}`);
   if (train.n === 0) throw new Error('Expected training features for the linear probe, but got 0 examples');
@@ -148,9 +151,9 @@ export function linearProbe(train: Features, trainLabels: Int32Array, evalSets: 
       }
     }
     const k = Math.min(5, C);
-    const result: ProbeResult = { top1: {}, top5: {}, trainTop1: topKHits(rankClasses(x, w, b, 1), 1, trainLabels, 1), epochs };
+    const result: ProbeResult = { top1: {}, top5: {}, trainTop1: topKHits(await rankClasses(x, w, b, 1), 1, trainLabels, 1), epochs };
     for (const [name, set] of Object.entries(evalSets)) {
-      const ranked = rankClasses(standardize(set.features, s), w, b, k);
+      const ranked = await rankClasses(standardize(set.features, s), w, b, k);
       result.top1[name] = topKHits(ranked, k, set.labels, 1);
       result.top5[name] = topKHits(ranked, k, set.labels, 5);
     }
@@ -177,8 +180,8 @@ function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
  * tf.matMul and tf.topk (opts.chunk sets the rows per chunk). Returns
  * accuracy in [0, 1] by k (NaN without queries).
  */
-export function knnAccuracy(train: Features, trainLabels: Int32Array, query: Features, queryLabels: Int32Array,
-                            ks: number[] = [1, 10], opts: { chunk?: number } = {}): Record<number, number> {
+export async function knnAccuracy(train: Features, trainLabels: Int32Array, query: Features, queryLabels: Int32Array,
+                                  ks: number[] = [1, 10], opts: { chunk?: number } = {}): Promise<Record<number, number>> {
   if (trainLabels.length !== train.n || queryLabels.length !== query.n) {
     throw new Error(`Expected ${train.n} training and ${query.n} query labels for k-NN, but got ${trainLabels.length} and ${queryLabels.length}`);
   }
@@ -197,8 +200,12 @@ export function knnAccuracy(train: Features, trainLabels: Int32Array, query: Fea
         const q = l2Normalize(tf.tensor2d(query.data.subarray(s * query.d, (s + m) * query.d), [m, query.d]));
         return tf.topk(tf.matMul(q, trainT), kMax).indices;                                    // [m, kMax], most similar first
       });
-      const nn = idx.dataSync() as Int32Array;
-      idx.dispose();
+      let nn: Int32Array;
+      try {
+        nn = await idx.data() as Int32Array;
+      } finally {
+        idx.dispose();
+      }
       for (let i = 0; i < m; i++) {
         for (const k of ks) {
           count.fill(0);
@@ -289,7 +296,7 @@ const nullable = (v: number | undefined): number | null => (v === undefined || N
  * ~2.5 s per 1000 images and model, the 1024-d pixel probe 11 s, its k-NN
  * 8 s); pass Infinity for the full splits.
  */
-export function evaluateRepresentation(models: Models, dataset: Dataset, opts: RepresentationOptions = {}): RepresentationReport {
+export async function evaluateRepresentation(models: Models, dataset: Dataset, opts: RepresentationOptions = {}): Promise<RepresentationReport> {
   const cfg = models.cfg;
   const kinds = opts.kinds ?? ['z_mean', 'avepool', 'bn_crelu'];
   const eKinds = kinds.filter((k) => k !== 'pixels');
@@ -307,16 +314,16 @@ export function evaluateRepresentation(models: Models, dataset: Dataset, opts: R
   const rows: RepresentationRow[] = [];
   const withPixels = baselines || kinds.includes('pixels');
   const progress = opts.progress ? new Progress(eKinds.length * (baselines ? 2 : 1) + (withPixels ? 1 : 0), 'probe + k-NN') : null;
-  const evaluate = (source: FeatureSource, m: Models, ofKinds: FeatureKind[], key: ModelKey | null) => {
+  const evaluate = async (source: FeatureSource, m: Models, ofKinds: FeatureKind[], key: ModelKey | null) => {
     const cache = opts.cacheDir !== undefined && key !== null ? { dir: opts.cacheDir, key } : undefined;
     const feats = (split: Split) => encoderFeatures(m, split, ofKinds, { cache, progress: opts.progress, batchSize: opts.batchSize });
-    const f = { train: feats(splits.train), trainval: feats(splits.trainval), test: feats(splits.test) };
+    const f = { train: await feats(splits.train), trainval: await feats(splits.trainval), test: await feats(splits.test) };
     for (const kind of ofKinds) {
-      const probe = linearProbe(f.train[kind], splits.train.labels, {
+      const probe = await linearProbe(f.train[kind], splits.train.labels, {
         trainval: { features: f.trainval[kind], labels: splits.trainval.labels },
         test: { features: f.test[kind], labels: splits.test.labels },
       }, { ...opts.probe, numClasses: dataset.numClasses, seed });
-      const knn = knnAccuracy(f.train[kind], splits.train.labels, f.test[kind], splits.test.labels, ks);
+      const knn = await knnAccuracy(f.train[kind], splits.train.labels, f.test[kind], splits.test.labels, ks);
       rows.push({
         source, feature: kind,
         probe_top1_trainval: nullable(probe.top1.trainval), probe_top5_trainval: nullable(probe.top5.trainval),
@@ -328,16 +335,16 @@ export function evaluateRepresentation(models: Models, dataset: Dataset, opts: R
       progress?.update(rows.length, { last: `${source} ${kind}` });
     }
   };
-  if (eKinds.length > 0) evaluate('trained', models, eKinds, opts.checkpoint === undefined ? null : checkpointKey(opts.checkpoint));
+  if (eKinds.length > 0) await evaluate('trained', models, eKinds, opts.checkpoint === undefined ? null : checkpointKey(opts.checkpoint));
   if (baselines && eKinds.length > 0) {
     const random = randomInitModels(cfg, randomInitSeed);
     try {
-      evaluate('random-init', random, eKinds, randomInitKey(cfg, randomInitSeed));
+      await evaluate('random-init', random, eKinds, randomInitKey(cfg, randomInitSeed));
     } finally {
       disposeModels(random);
     }
   }
-  if (withPixels) evaluate('pixels', models, ['pixels'], null);
+  if (withPixels) await evaluate('pixels', models, ['pixels'], null);
   progress?.finish();
   return {
     dataset: dataset.name, numClasses: dataset.numClasses, chance: 1 / dataset.numClasses,

@@ -30,16 +30,21 @@ export function reconstruct(models: Models, x: tf.Tensor4D, opts: { ema?: boolea
 }
 
 /** Writes rows of 8: x, then G(E(x)) from z_mean, then from z_sample, repeated for each 8 inputs. */
-export function writeReconstructionGrid(file: string, models: Models, x: tf.Tensor4D, opts: { ema?: boolean } = {}): void {
-  tf.tidy(() => {
+export async function writeReconstructionGrid(file: string, models: Models, x: tf.Tensor4D, opts: { ema?: boolean } = {}): Promise<void> {
+  const grid = tf.tidy(() => {
     const r = reconstruct(models, x, opts);
     const rows: tf.Tensor4D[] = [];
     for (let i = 0; i < x.shape[0]; i += 8) {
       const n = Math.min(8, x.shape[0] - i);
       rows.push(...[r.x, r.fromMean, r.fromSample].map((t) => tf.slice(t, i, n)));
     }
-    writeImageGrid(file, tf.concat(rows), 8);
+    return tf.concat(rows);
   });
+  try {
+    await writeImageGrid(file, grid, 8);  // outside the tidy: it reads asynchronously
+  } finally {
+    grid.dispose();
+  }
 }
 
 export interface ReconstructionReport {
@@ -59,10 +64,10 @@ export interface ReconstructionReport {
 }
 
 /** Reconstruction figures on the first `limit` images of `split` (default 1000). */
-export function evaluateReconstruction(models: Models, net: FeatureNet, split: Split,
-                                       opts: { limit?: number; batchSize?: number; ema?: boolean; progress?: boolean;
-                                               /** Replaces x → G(E(x)) (tests: the identity must score 100 %). */
-                                               reconstruct?: (x: tf.Tensor4D) => ReturnType<typeof reconstruct> } = {}): ReconstructionReport {
+export async function evaluateReconstruction(models: Models, net: FeatureNet, split: Split,
+                                             opts: { limit?: number; batchSize?: number; ema?: boolean; progress?: boolean;
+                                                     /** Replaces x → G(E(x)) (tests: the identity must score 100 %). */
+                                                     reconstruct?: (x: tf.Tensor4D) => ReturnType<typeof reconstruct> } = {}): Promise<ReconstructionReport> {
   if (models.E === null) throw new Error('Expected a model with an encoder for reconstructions, but this one has none (noEncoder)');
   const part = takeFirst(split, Math.min(opts.limit ?? 1000, split.count));
   const batchSize = opts.batchSize ?? 100;
@@ -81,9 +86,13 @@ export function evaluateReconstruction(models: Models, net: FeatureNet, split: S
       const hits = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.cast(tf.equal(a, b), 'float32'));
       return tf.stack([sse(r.fromMean), sse(r.fromSample), hits(cm, cx), hits(cs, cx), hits(cm, labels), hits(cs, labels), hits(cx, labels)]);
     });
-    const [a, b, c, d, e, f, g] = figures.dataSync();
-    figures.dispose();
-    x.dispose();
+    let values: Float32Array;
+    try {
+      values = await figures.data() as Float32Array;
+    } finally {
+      tf.dispose([figures, x]);
+    }
+    const [a, b, c, d, e, f, g] = values;
     sums.mseMean += a; sums.mseSample += b; sums.agreeMean += c; sums.agreeSample += d;
     sums.labelMean += e; sums.labelSample += f; sums.input += g;
     bar?.update(++done);

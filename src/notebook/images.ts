@@ -35,8 +35,8 @@ export function upscale(pixels: Uint8Array, width: number, height: number, chann
 }
 
 /** Images [N, H, W, C] in [-1, 1] as a PNG grid of `cols` columns, each pixel drawn `scale` x `scale` (default 2). */
-export function gridPng(images: tf.Tensor4D, cols: number, opts: { scale?: number } = {}): Uint8Array {
-  const { pixels, width, height, channels } = gridPixels(images, cols);
+export async function gridPng(images: tf.Tensor4D, cols: number, opts: { scale?: number } = {}): Promise<Uint8Array> {
+  const { pixels, width, height, channels } = await gridPixels(images, cols);
   const scale = opts.scale ?? 2;
   return new Uint8Array(encodePng(upscale(pixels, width, height, channels, scale), width * scale, height * scale, channels));
 }

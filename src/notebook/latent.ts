@@ -29,8 +29,8 @@ export function interpolateLatents(zA: tf.Tensor2D, zB: tf.Tensor2D, steps: numb
   });
 }
 
-/** The k training rows most cosine-similar to each query row, most similar first. */
-export function cosineNeighbours(train: Features, query: Features, k: number): { indices: Int32Array[]; similarities: Float32Array[] } {
+/** The k training rows most cosine-similar to each query row, most similar first (read asynchronously). */
+export async function cosineNeighbours(train: Features, query: Features, k: number): Promise<{ indices: Int32Array[]; similarities: Float32Array[] }> {
   if (train.d !== query.d) throw new Error(`Expected ${train.d}-dimensional queries, but got ${query.d}`);
   if (!Number.isInteger(k) || k < 1 || k > train.n) throw new Error(`Expected k in [1, ${train.n}], but got ${k}`);
   const { values, indices } = tf.tidy(() => {
@@ -38,8 +38,12 @@ export function cosineNeighbours(train: Features, query: Features, k: number): {
     const sim = tf.matMul(norm(tf.tensor2d(query.data, [query.n, query.d])), tf.transpose(norm(tf.tensor2d(train.data, [train.n, train.d]))));
     return tf.topk(sim, k);
   });
-  const v = values.dataSync() as Float32Array, ix = indices.dataSync() as Int32Array;
-  tf.dispose([values, indices]);
+  let v: Float32Array, ix: Int32Array;
+  try {
+    [v, ix] = await Promise.all([values.data() as Promise<Float32Array>, indices.data() as Promise<Int32Array>]);
+  } finally {
+    tf.dispose([values, indices]);
+  }
   return {
     indices: Array.from({ length: query.n }, (_, i) => ix.slice(i * k, (i + 1) * k)),
     similarities: Array.from({ length: query.n }, (_, i) => v.slice(i * k, (i + 1) * k)),
