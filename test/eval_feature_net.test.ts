@@ -8,6 +8,7 @@ import { selectBackend } from '../src/backend';
 import { Dataset, loadMnist, splitToTensor } from '../src/data';
 import { datasetFeatureNet, FeatureNet, featureNetCacheFile } from '../src/eval/feature_net';
 import { loadInceptionFeatureNet } from '../src/eval/inception';
+import { syncReadsDuring } from '../src/kernels_used';
 
 const tmp = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 
@@ -168,6 +169,8 @@ describe('loadInceptionFeatureNet', () => {
     await saveTfjsFolder(model, dir);
     await assert.rejects(loadInceptionFeatureNet(dir, { featureNode: 'nope' }), new RegExp(`Expected feature layer nope in the model of ${dir}, but got: .*nope`));
     const net = await loadInceptionFeatureNet(dir);
+    const reads = await syncReadsDuring(() => tf.dispose(Object.values(net.apply(x))));
+    assert.deepEqual([...reads.keys()], [], 'Expected the logits-or-probabilities check to read nothing back synchronously (webgpu in Node cannot)');
     const { features, probs } = net.apply(x);
     const expected = tf.tidy(() => tf.softmax(model.predict(x) as tf.Tensor2D));
     assert.ok(maxDiff(probs, expected) < 1e-6);

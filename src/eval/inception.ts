@@ -87,11 +87,14 @@ function pooled(t: tf.Tensor): tf.Tensor2D {
  * The class output as probabilities. Rule: an output whose entries all lie in
  * [0, 1] and whose rows sum to 1 within 1e-3 is already p(y|x) (e.g. Keras's
  * softmax `predictions`) and is used as is; anything else is taken as logits
- * and passed through softmax. The check is per batch (one small read).
+ * and passed through softmax. The check is per batch, on the device (a
+ * select, no read: webgpu in Node cannot read synchronously).
  */
 function asProbabilities(out: tf.Tensor2D): tf.Tensor2D {
-  const [min, max, dev] = tf.stack([tf.min(out), tf.max(out), tf.max(tf.abs(tf.sub(tf.sum(out, 1), 1)))]).dataSync();
-  return min >= 0 && max <= 1 && dev <= 1e-3 ? out : tf.softmax(out);
+  // dev ≤ 1e-3 for a float32 dev is dev < fround(1e-3), the float32 just above 1e-3: exactly the host check.
+  const dev = tf.max(tf.abs(tf.sub(tf.sum(out, 1), 1)));
+  const isProb = tf.logicalAnd(tf.logicalAnd(tf.greaterEqual(tf.min(out), 0), tf.lessEqual(tf.max(out), 1)), tf.less(dev, Math.fround(1e-3)));
+  return tf.where(isProb, out, tf.softmax(out));
 }
 
 /**
