@@ -166,8 +166,10 @@ export function noAdapterHint(platform: string = process.platform, vulkan: () =>
 /**
  * tfjs-backend-webgpu 4.22 reads tensors synchronously (dataSync, arraySync)
  * through an OffscreenCanvas, which only browsers have: in Node that fails
- * with "OffscreenCanvas is not defined". This replaces that failure by one
- * that says what to do; values already on the CPU are still returned.
+ * with "OffscreenCanvas is not defined". The kit reads asynchronously
+ * everywhere (test/webgpu_kernels.test.ts records it); should a synchronous
+ * read slip in, this replaces that failure by one that says what to do.
+ * Values already on the CPU are still returned.
  */
 function guardSyncReads(backendClass: { prototype: object }): void {
   if (typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined') return;
@@ -352,12 +354,6 @@ export async function selectBackend(opts: { force?: string; quiet?: boolean } = 
     let choice: BackendChoice | null = null;
     for (const candidate of BACKEND_CHOICES) {
       const failure = candidate === 'webgpu' ? await tryWebgpu(true) : await ATTEMPTS[candidate]();
-      if (failure == null && candidate === 'webgpu') {
-        // Not picked on its own yet: the trainer and evaluation read tensors synchronously,
-        // which tfjs-backend-webgpu cannot do in Node (guardSyncReads); --backend webgpu still starts it.
-        skipped.push(`webgpu: ${describe('webgpu')} found but not used automatically until the kit reads tensors asynchronously`);
-        continue;
-      }
       if (failure == null) { choice = candidate; break; }
       skipped.push(candidate === 'webgpu' ? `webgpu: ${failure}` : failure);
     }
