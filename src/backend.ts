@@ -301,7 +301,7 @@ function describe(choice: BackendChoice): string {
   if (choice === 'wasm') {
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD';
     const n = wasmThreads();
-    const conv = native == null ? '' : native.used ? `; conv2d on ${native.info}` : `; ${native.reason}`;
+    const conv = native == null ? '' : native.used ? `; native kernels on ${native.info}` : `; ${native.reason}`;
     return `wasm (${simd}, ${n} thread${n === 1 ? '' : 's'}${conv})`;
   }
   if (choice === 'cpu') return 'cpu (pure JS, slow: for tiny tests only)';

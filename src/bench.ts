@@ -23,6 +23,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Config } from './config';
 import { resolveConfig } from './presets';
 import { wasmThreads } from './kernels/wasm_threads';
+import { nativeKernelsInfo } from './kernels/native_dnnl';
 import { createTrainState, disposeTrainState, dStep, egStep, TrainState } from './train';
 
 /** What one benchmark run measured. */
@@ -31,6 +32,8 @@ export interface BenchResult {
   backend: string;
   /** Threads the backend computes with (wasm: 1 unless started by startWasmThreads; tfjs-node: TensorFlow's pool of one per core). */
   threads: number;
+  /** The native kernels the wasm backend runs its convolutions, products and per-channel ops on (native_dnnl.ts), or null. */
+  native: string | null;
   batch: number;
   iters: number;
   warmup: number;
@@ -45,6 +48,9 @@ export interface BenchResult {
   iter_cpu_ms: number;
   /** Peak resident set size of the process so far (process.resourceUsage().maxRSS), MiB. */
   peak_rss_mib: number;
+  /** Resident set size after the warm-up and after the last timed step, MiB (flat memory: equal within noise). */
+  rss_before_mib: number;
+  rss_after_mib: number;
   /** tf.memory().numTensors before the first and after the last timed step. */
   tensors_before: number;
   tensors_after: number;
@@ -96,15 +102,17 @@ export async function benchTraining(cfg: Config, opts: { iters?: number; warmup?
   const x = fixedBatch(cfg);
   try {
     for (let i = 0; i < warmup; i++) { await dStep(state, x); await egStep(state, x); }
-    const tensorsBefore = tf.memory().numTensors;
+    const tensorsBefore = tf.memory().numTensors, rssBefore = process.memoryUsage().rss;
     const d = await timeSteps(iters, () => dStep(state, x));
     const eg = await timeSteps(iters, () => egStep(state, x));
-    const tensorsAfter = tf.memory().numTensors;
+    const tensorsAfter = tf.memory().numTensors, rssAfter = process.memoryUsage().rss;
     return {
-      impl: 'tfjs', backend: tf.getBackend(), threads: backendThreads(), batch: cfg.batchSize, iters, warmup,
+      impl: 'tfjs', backend: tf.getBackend(), threads: backendThreads(),
+      native: tf.getBackend() === 'wasm' ? nativeKernelsInfo() : null, batch: cfg.batchSize, iters, warmup,
       d_step_ms: round1(d.wall), eg_step_ms: round1(eg.wall), iter_ms: round1(d.wall + eg.wall),
       img_per_s: round1((cfg.batchSize * 1000) / (d.wall + eg.wall)), iter_cpu_ms: round1(d.cpu + eg.cpu),
       peak_rss_mib: round1(process.resourceUsage().maxRSS / 1024),
+      rss_before_mib: round1(rssBefore / 2 ** 20), rss_after_mib: round1(rssAfter / 2 ** 20),
       tensors_before: tensorsBefore, tensors_after: tensorsAfter,
     };
   } finally {
@@ -237,7 +245,8 @@ export async function benchCommand(o: BenchCommandOptions): Promise<string[]> {
                              ...(warning ? { warning } : {}), ...(profile ? { profile } : {}) })];
   }
   const lines = [
-    `${o.label}: batch ${ours.batch}, ${ours.iters} timed iterations after ${ours.warmup} warm-up, backend ${ours.backend} (${ours.threads} thread${ours.threads === 1 ? '' : 's'})`,
+    `${o.label}: batch ${ours.batch}, ${ours.iters} timed iterations after ${ours.warmup} warm-up, backend ${ours.backend} (${ours.threads} thread${ours.threads === 1 ? '' : 's'})` +
+    (ours.native ? `, native kernels on ${ours.native}` : ''),
     `  ours     d_step ${ours.d_step_ms} ms, eg_step ${ours.eg_step_ms} ms, iter ${ours.iter_ms} ms, ${ours.img_per_s} img/s ` +
     `(CPU time ${ours.iter_cpu_ms} ms per iteration)`,
   ];
@@ -247,7 +256,8 @@ export async function benchCommand(o: BenchCommandOptions): Promise<string[]> {
     lines.push(`  ratio iter_ms ours/PyTorch: ${ratio}`);
     if (warning) lines.push(`  warning: ${warning}`);
   }
-  lines.push(`  peak RSS ${ours.peak_rss_mib} MiB; tensors ${ours.tensors_before} before, ${ours.tensors_after} after the timed steps`);
+  lines.push(`  RSS ${ours.rss_before_mib} MiB before, ${ours.rss_after_mib} MiB after the timed steps (peak ${ours.peak_rss_mib} MiB); ` +
+             `tensors ${ours.tensors_before} before, ${ours.tensors_after} after`);
   if (profile) {
     for (const [name, p] of [['D step', profile.d_step], ['E/G step', profile.eg_step]] as const) {
       lines.push(`  profile of one ${name}: ${p.total_ms} ms in kernels; top ${p.kernels.length}:`);

@@ -49,8 +49,11 @@ describe('bigbigan bench', () => {
     assert.equal(lines.length, 1, `Expected one JSON line, but got ${lines.length}`);
     const r = JSON.parse(lines[0]);
     assertFiniteFields(r, ['d_step_ms', 'eg_step_ms', 'iter_ms', 'img_per_s', 'iter_cpu_ms', 'threads', 'batch', 'iters', 'warmup',
-                           'peak_rss_mib', 'tensors_before', 'tensors_after']);
+                           'peak_rss_mib', 'rss_before_mib', 'rss_after_mib', 'tensors_before', 'tensors_after']);
     assert.equal(r.backend, 'wasm');
+    assert.ok(r.rss_before_mib <= r.peak_rss_mib && r.rss_after_mib <= r.peak_rss_mib, 'Expected RSS readings below the peak');
+    // Where the native kernels are built (CI requires them), the bench names them.
+    if (process.env.BIGBIGAN_REQUIRE_NATIVE === '1') assert.match(r.native, /^oneDNN [\d.]+, /);
     assert.equal(r.batch, 8);
     assert.equal(r.iters, 1);
     assert.equal(r.tensors_after, r.tensors_before, 'Expected no tensor to leak over the timed steps');

@@ -104,8 +104,8 @@ describe('native oneDNN conv2d kernels', () => {
 
   test('the backend line names oneDNN and its threads; BIGBIGAN_NATIVE_THREADS sets them; BIGBIGAN_NATIVE=0 switches them off', (t) => {
     if (skipWhyNot(t)) return;
-    assert.match(backendLine({ BIGBIGAN_NATIVE_THREADS: '1' }), /wasm \(SIMD, 1 thread; conv2d on oneDNN [\d.]+, [^,]+, 1 thread\)/);
-    assert.match(backendLine({ BIGBIGAN_NATIVE_THREADS: '2' }), /conv2d on oneDNN [\d.]+, [^,]+, 2 threads\)/);
+    assert.match(backendLine({ BIGBIGAN_NATIVE_THREADS: '1' }), /wasm \(SIMD, 1 thread; native kernels on oneDNN [\d.]+, [^,]+, 1 thread\)/);
+    assert.match(backendLine({ BIGBIGAN_NATIVE_THREADS: '2' }), /native kernels on oneDNN [\d.]+, [^,]+, 2 threads\)/);
     assert.match(backendLine({ BIGBIGAN_NATIVE: '0' }), /wasm \(SIMD, 1 thread; native kernels off \(BIGBIGAN_NATIVE=0\)\)/);
   });
 

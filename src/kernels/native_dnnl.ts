@@ -62,8 +62,8 @@ export function registerNativeKernels(opts: { addonPath?: string } = {}): { used
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     return { used: false, reason: code === 'MODULE_NOT_FOUND'
-      ? `no native conv2d kernels (${path.basename(file)} is not built: install g++ and libdnnl-dev, then npm run build)`
-      : `the native conv2d kernels failed to load (${(e as Error).message.split('\n')[0]})` };
+      ? `no native kernels (${path.basename(file)} is not built: install g++ and libdnnl-dev, then npm run build)`
+      : `the native kernels failed to load (${(e as Error).message.split('\n')[0]})` };
   }
   addon.setThreads(threadsWanted());
   for (const [name, kernel] of Object.entries(KERNELS)) {
@@ -71,7 +71,15 @@ export function registerNativeKernels(opts: { addonPath?: string } = {}): { used
     if (current != null && current.kernelFunc !== kernel) fallbacks.set(name, current.kernelFunc);
     replaceWasmKernel(name, kernel);
   }
-  return { used: true, info: addon.info() };
+  nativeInfo = addon.info();
+  return { used: true, info: nativeInfo };
+}
+
+let nativeInfo: string | null = null;
+
+/** The native kernels in use ("oneDNN 2.6.3, AVX-512, 2 threads"), or null where none were registered. */
+export function nativeKernelsInfo(): string | null {
+  return nativeInfo;
 }
 
 /** The kernels ours replaced (the kit's JS ones or tfjs-wasm's), for what oneDNN is not given. */
