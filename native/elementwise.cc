@@ -13,7 +13,7 @@
 namespace elementwise {
 
 // Below this many elements one thread is faster than waking the others.
-constexpr int64_t kParallelFrom = 1 << 15;
+constexpr int64_t kParallelFrom = 1 << 18;
 
 template <int OP>
 static inline float apply(float a, float b) {

@@ -57,6 +57,10 @@ function threadsWanted(): number {
 export function registerNativeKernels(opts: { addonPath?: string } = {}): { used: true; info: string } | { used: false; reason: string } {
   if (process.env.BIGBIGAN_NATIVE === '0') return { used: false, reason: 'native kernels off (BIGBIGAN_NATIVE=0)' };
   const file = opts.addonPath ?? NATIVE_ADDON_PATH;
+  // OpenMP's idle threads sleep after a short spin, and waking them cost ~0.5 ms per native call
+  // between the wasm ops of a step (bench32: 1.6-1.8 s per iteration, 1.1 s with this). libgomp
+  // reads this when the addon loads it: spin ~10 ms before sleeping, so they sleep when work stops.
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.GOMP_SPINCOUNT = '10000000';
   try {
     addon = require(file) as DnnlAddon;
   } catch (e) {
