@@ -99,6 +99,8 @@ function fastRows(iters: number): Array<Record<string, number | string>> {
 
 /** Conv gradient rows, then one row per fast-kernel case. */
 export async function benchKernels(iters = 5): Promise<Array<Record<string, number | string>>> {
+  // The kit's wasm kernels, unless BIGBIGAN_NATIVE=1 asks for the native ones that replace them where built.
+  if (process.env.BIGBIGAN_NATIVE === undefined) process.env.BIGBIGAN_NATIVE = '0';
   await selectBackend({ force: 'wasm' });  // registers ours
   return [...convRows(iters), ...fastRows(iters)];
 }
