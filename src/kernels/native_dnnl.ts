@@ -110,38 +110,36 @@ function geometry(xShape: number[], filterShape: number[], attrs: ConvAttrs): { 
     info.strideHeight, info.strideWidth, p.top, p.left, p.bottom, p.right]) };
 }
 
-function conv2D(args: KernelArgs): TensorInfo {
-  const backend = args.backend as WasmBackend;
-  const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
-  const g = geometry(x.shape, filter.shape, args.attrs as unknown as ConvAttrs);
-  if (g == null) return fallback('Conv2D', args);
-  const y = backend.makeOutput([g.info.batchSize, g.info.outHeight, g.info.outWidth, g.info.outChannels], 'float32');
-  // Views are taken after the last allocation: a heap growth would detach them.
-  addon!.conv2d(Mode.Forward, backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(filter), backend.typedArrayFromHeap(y), g.shape);
-  return y;
+/**
+ * A conv kernel on oneDNN: `roles` names x, the filter and y (= dy) from the kernel's inputs and
+ * attributes, with null for the one it computes (y forward, x for the input gradient, the filter
+ * for the filter gradient), and the shapes of x and the filter.
+ */
+type ConvRoles = { xShape: number[]; filterShape: number[]; x: TensorInfo | null; filter: TensorInfo | null; y: TensorInfo | null };
+
+function convKernel(name: string, mode: Mode, roles: (inputs: Record<string, TensorInfo>, attrs: ConvAttrs) => ConvRoles) {
+  return (args: KernelArgs): TensorInfo => {
+    const backend = args.backend as WasmBackend;
+    const attrs = args.attrs as unknown as ConvAttrs;
+    const r = roles(args.inputs as Record<string, TensorInfo>, attrs);
+    const g = geometry(r.xShape, r.filterShape, attrs);
+    if (g == null) return fallback(name, args);
+    const { batchSize, outHeight, outWidth, outChannels } = g.info;
+    const out = backend.makeOutput(r.y == null ? [batchSize, outHeight, outWidth, outChannels]
+                                   : (r.x == null ? r.xShape : r.filterShape).slice(), 'float32');
+    // Views are taken after the last allocation: a heap growth would detach them.
+    const heap = (t: TensorInfo | null) => backend.typedArrayFromHeap(t ?? out);
+    addon!.conv2d(mode, heap(r.x), heap(r.filter), heap(r.y), g.shape);
+    return out;
+  };
 }
 
-function conv2DBackpropInput(args: KernelArgs): TensorInfo {
-  const backend = args.backend as WasmBackend;
-  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
-  const attrs = args.attrs as unknown as ConvAttrs & { inputShape: number[] };
-  const g = geometry(attrs.inputShape, filter.shape, attrs);
-  if (g == null) return fallback('Conv2DBackpropInput', args);
-  const dx = backend.makeOutput(attrs.inputShape.slice(), 'float32');
-  addon!.conv2d(Mode.BackwardData, backend.typedArrayFromHeap(dx), backend.typedArrayFromHeap(filter), backend.typedArrayFromHeap(dy), g.shape);
-  return dx;
-}
-
-function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
-  const backend = args.backend as WasmBackend;
-  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
-  const attrs = args.attrs as unknown as ConvAttrs & { filterShape: number[] };
-  const g = geometry(x.shape, attrs.filterShape, attrs);
-  if (g == null) return fallback('Conv2DBackpropFilter', args);
-  const dW = backend.makeOutput(attrs.filterShape.slice(), 'float32');
-  addon!.conv2d(Mode.BackwardWeights, backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(dW), backend.typedArrayFromHeap(dy), g.shape);
-  return dW;
-}
+const conv2D = convKernel('Conv2D', Mode.Forward,
+  ({ x, filter }) => ({ xShape: x.shape, filterShape: filter.shape, x, filter, y: null }));
+const conv2DBackpropInput = convKernel('Conv2DBackpropInput', Mode.BackwardData,
+  ({ dy, filter }, attrs) => ({ xShape: (attrs as { inputShape?: number[] }).inputShape!, filterShape: filter.shape, x: null, filter, y: dy }));
+const conv2DBackpropFilter = convKernel('Conv2DBackpropFilter', Mode.BackwardWeights,
+  ({ x, dy }, attrs) => ({ xShape: x.shape, filterShape: (attrs as { filterShape?: number[] }).filterShape!, x, filter: null, y: dy }));
 
 /* ------------------------------------------------ element-wise ops, reductions */
 
