@@ -229,11 +229,29 @@ bool typed_array(napi_env env, napi_value v, size_t need, void** data, const cha
   return true;
 }
 
-napi_value Conv2d(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+// The call's arguments into argv; false (with an exception thrown naming `usage`) unless there are exactly n.
+bool args_of(napi_env env, napi_callback_info info, size_t n, napi_value* argv, const char* usage) {
+  size_t argc = n;
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc != 5) return throw_error(env, "Expected conv2d(mode, x, filter, y, shape)");
+  if (argc == n) return true;
+  throw_error(env, std::string("Expected ") + usage);
+  return false;
+}
+
+// Runs a oneDNN call, turning its error into a JS exception that says what failed.
+template <typename F>
+napi_value guarded(napi_env env, const char* what, F call) {
+  try {
+    call();
+  } catch (const dnnl::error& e) {
+    return throw_error(env, std::string("oneDNN ") + what + " failed: " + e.what());
+  }
+  return nullptr;
+}
+
+napi_value Conv2d(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!args_of(env, info, 5, argv, "conv2d(mode, x, filter, y, shape)")) return nullptr;
   int32_t mode;
   if (napi_get_value_int32(env, argv[0], &mode) != napi_ok || mode < 0 || mode > 2) {
     return throw_error(env, "Expected mode 0 (forward), 1 (backward data) or 2 (backward weights)");
@@ -249,12 +267,9 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
       !typed_array(env, argv[3], s.b * s.oh * s.ow * s.co, &y, "y", &err)) {
     return throw_error(env, err);
   }
-  try {
+  return guarded(env, "convolution", [&] {
     run(static_cast<Mode>(mode), s, static_cast<float*>(x), static_cast<float*>(w), static_cast<float*>(y));
-  } catch (const dnnl::error& e) {
-    return throw_error(env, std::string("oneDNN convolution failed: ") + e.what());
-  }
-  return nullptr;
+  });
 }
 
 // Whole numbers from argv[from..from+n) into out; false (with an exception thrown) if one is not.
@@ -270,10 +285,8 @@ bool int64_args(napi_env env, napi_value* argv, int from, int n, int64_t* out) {
 
 // matmul(a, b, out, [batchA, batchB, M, K, N, transposeA, transposeB]).
 napi_value Matmul(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc != 4) return throw_error(env, "Expected matmul(a, b, out, shape)");
+  if (!args_of(env, info, 4, argv, "matmul(a, b, out, shape)")) return nullptr;
   std::string err;
   void* dims_data;
   if (!typed_array(env, argv[3], 7, &dims_data, "shape", &err)) return throw_error(env, err);
@@ -284,12 +297,7 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
       !typed_array(env, argv[2], std::max(s.ba, s.bb) * s.m * s.n, &out, "out", &err)) {
     return throw_error(env, err);
   }
-  try {
-    matmul(s, static_cast<float*>(a), static_cast<float*>(b), static_cast<float*>(out));
-  } catch (const dnnl::error& e) {
-    return throw_error(env, std::string("oneDNN matmul failed: ") + e.what());
-  }
-  return nullptr;
+  return guarded(env, "matmul", [&] { matmul(s, static_cast<float*>(a), static_cast<float*>(b), static_cast<float*>(out)); });
 }
 
 // binary(op, a, b, out, rows, cols, strideA, strideB): see elementwise.cc.

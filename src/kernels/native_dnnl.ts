@@ -16,7 +16,7 @@
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { KernelArgs, replaceWasmKernel, TensorInfo, WasmBackend } from './wasm_util';
+import { callUnderlyingKernel, KernelArgs, replaceWasmKernel, TensorInfo, WasmBackend } from './wasm_util';
 
 /** What native/dnnl_kernels.cc exports. */
 interface DnnlAddon {
@@ -70,11 +70,7 @@ export function registerNativeKernels(opts: { addonPath?: string } = {}): { used
       : `the native kernels failed to load (${(e as Error).message.split('\n')[0]})` };
   }
   addon.setThreads(threadsWanted());
-  for (const [name, kernel] of Object.entries(KERNELS)) {
-    const current = tf.getKernel(name, 'wasm');
-    if (current != null && current.kernelFunc !== kernel) fallbacks.set(name, current.kernelFunc);
-    replaceWasmKernel(name, kernel);
-  }
+  for (const [name, kernel] of Object.entries(KERNELS)) replaceWasmKernel(name, kernel);
   nativeInfo = addon.info();
   return { used: true, info: nativeInfo };
 }
@@ -86,12 +82,8 @@ export function nativeKernelsInfo(): string | null {
   return nativeInfo;
 }
 
-/** The kernels ours replaced (the kit's JS ones or tfjs-wasm's), for what oneDNN is not given. */
-const fallbacks = new Map<string, tf.KernelFunc>();
-
-function fallback(name: string, args: KernelArgs): TensorInfo {
-  return fallbacks.get(name)!(args as Parameters<tf.KernelFunc>[0]) as TensorInfo;
-}
+/** What a native kernel does not take goes to the kernel it replaced (the kit's JS one or tfjs-wasm's). */
+const fallback = callUnderlyingKernel;
 
 type ConvAttrs = { strides: number | [number, number]; pad: tf.backend_util.PadInfo['type'] | number | number[][];
                    dataFormat?: string; dilations?: number | [number, number]; dimRoundingMode?: 'floor' | 'round' | 'ceil' };

@@ -30,6 +30,19 @@ function stockKernel(name: string): tf.KernelConfig | undefined {
   return replacedWasmKernels.get(name) ?? tf.getKernel(name, 'wasm');
 }
 
+/** The kernel the latest replacement of each kernel was registered over (the kit's own, or tfjs-wasm's). */
+const underneath = new Map<string, tf.KernelFunc>();
+
+/**
+ * Runs the kernel that the registered `name` replaced: a layer over the kit's
+ * kernels (the native ones) falls back to them, not to tfjs-wasm's.
+ */
+export function callUnderlyingKernel(name: string, args: KernelArgs): TensorInfo {
+  const f = underneath.get(name);
+  if (f == null) throw new Error(`Expected a wasm kernel underneath ${name}, but it replaced none`);
+  return f(args as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+}
+
 /** Runs another wasm kernel on TensorInfos (no engine bookkeeping, no tape). */
 export function callKernel(name: string, inputs: Record<string, TensorInfo>, attrs: object,
                            backend: WasmBackend): TensorInfo {
@@ -66,6 +79,7 @@ export function replaceWasmKernel(kernelName: string, kernelFunc: (args: KernelA
   if (existing?.kernelFunc === kernelFunc) return;
   if (existing != null) {
     if (!replacedWasmKernels.has(kernelName)) replacedWasmKernels.set(kernelName, existing);
+    underneath.set(kernelName, existing.kernelFunc);
     tf.unregisterKernel(kernelName, 'wasm');
   }
   tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc });
