@@ -52,6 +52,17 @@ export interface Config {
   eMlp: number;
   /** Stochastic E (mu and sigma, z = mu + eps sigma) or deterministic (mu only). */
   eStochastic: boolean;
+  /**
+   * Batch-normalise E's mean (no learned gain or bias) so that z's marginal has the prior's mean 0 and
+   * variance 1 per dimension from the first step: D's s_z then cannot separate E's z from P_z by their
+   * first two moments, and what remains for D to find is whether z belongs to x. The paper: false.
+   */
+  eNormalizeMean: boolean;
+  /**
+   * σ of the stochastic E where its head outputs sigma_hat = 0: σ = softplus(sigma_hat + softplus⁻¹(eSigmaInit)).
+   * The paper's plain softplus is ln 2 = 0.6931; smaller starts E with less noise than signal.
+   */
+  eSigmaInit: number;
 
   // ---- D = F, H, J
   /** Channel unit of F (BigGAN discriminator trunk). */
@@ -62,6 +73,12 @@ export interface Config {
   dAttention: number;
   /** Width of H's and J's MLPs. */
   dMlp: number;
+  /**
+   * Adds a projection term to the joint score, s_xz = θ_xz·J(F(x), H(z)) + ⟨V F(x), H(z)⟩ (V spectrally
+   * normalised, as the projection discriminator of Miyato & Koyama 2018): J's MLP on a concatenation
+   * detects whether z belongs to x only slowly, an inner product does it directly. The paper: false.
+   */
+  dProjection: boolean;
   /** Unary score terms kept in the losses: 'both' (Base), 'x' (x unary only), 'z' (z unary only), 'none' (BiGAN). */
   unary: 'both' | 'x' | 'z' | 'none';
   /** Train without E (a plain BigGAN; D's F and s_x only). */
@@ -108,6 +125,8 @@ export interface Config {
   // ---- evaluation during training (src/eval)
   /** Steps between quick evaluations appended to metrics.jsonl (FID, IS, probe top-1, class consistency); 0 = none. */
   evalEvery: number;
+  /** Steps between encoder diagnostics appended to metrics.jsonl (eval/diagnostics.ts: E's signal-to-noise, D's pairing gap, latent recovery, D's accuracy per head); 0 = none. */
+  diagEvery: number;
   /** A local tfjs Inception-v3 folder as FID/IS feature network ('' = the dataset's own classifier). */
   inceptionPath: string;
 }
@@ -132,10 +151,13 @@ export const DEFAULT_CONFIG: Config = {
   eBottleneck: false,
   eMlp: 128,
   eStochastic: true,
+  eNormalizeMean: false,
+  eSigmaInit: Math.LN2,
   dCh: 8,
   dMults: [1, 2, 4],
   dAttention: 16,
   dMlp: 128,
+  dProjection: false,
   unary: 'both',
   noEncoder: false,
   batchSize: 32,
@@ -154,5 +176,6 @@ export const DEFAULT_CONFIG: Config = {
   checkpointEvery: 150,
   keepCheckpoints: 3,
   evalEvery: 200,
+  diagEvery: 100,
   inceptionPath: '',
 };

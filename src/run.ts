@@ -15,11 +15,15 @@ import { createModels, encode, generate, Models, sampleLatent } from './model/bi
 import { Params } from './model/params';
 import { writeImageGrid } from './png';
 import type { EvalSettings, Evaluator } from './eval/evaluate';
+import { encoderDiagnostics } from './eval/diagnostics';
 import { Progress } from './progress';
 import { Rng } from './rng';
 import { createTrainState, disposeTrainState, dStep, egStep, TrainState } from './train';
 
 export const KIT_VERSION = '0.1.0';
+
+/** Held-out images (and prior latents) of each encoder diagnosis: enough for a stable correlation, a second or two of work. */
+const DIAGNOSIS_IMAGES = 256;
 
 export interface RunOptions {
   cfg: Config;
@@ -58,7 +62,7 @@ interface CheckpointMeta {
 }
 
 /** Keys that may change between a run and its resumption. */
-const RESUMABLE_KEYS: Array<keyof Config> = ['steps', 'sampleEvery', 'checkpointEvery', 'keepCheckpoints', 'evalEvery', 'inceptionPath'];
+const RESUMABLE_KEYS: Array<keyof Config> = ['steps', 'sampleEvery', 'checkpointEvery', 'keepCheckpoints', 'evalEvery', 'diagEvery', 'inceptionPath'];
 
 function sameRun(a: Config, b: Config): string[] {
   return (Object.keys(a) as Array<keyof Config>).filter(
@@ -126,6 +130,14 @@ export function batchesFor(cfg: Config, split: Split): BatchIterator {
     batchSize: cfg.batchSize, seed: cfg.seed, resolution: cfg.eResolution, resize: pad ? 'pad' : 'resize',
     crop: cfg.augmentCrop, flip: cfg.augmentFlip,
   });
+}
+
+/** Images the encoder diagnostics use at every call: the first 256 of trainVal (fewer if it is smaller), and as many fixed prior z. */
+function diagnosisInputs(cfg: Config, dataset: Dataset): { x: tf.Tensor4D; z: tf.Tensor2D } | null {
+  const n = Math.min(DIAGNOSIS_IMAGES, dataset.trainVal.count);
+  if (n < 2) return null;
+  const x = batchesFor({ ...cfg, batchSize: n, augmentCrop: 0, augmentFlip: false }, dataset.trainVal).next().x;
+  return { x, z: sampleLatent(cfg, new Rng(cfg.seed + 104729), n) };
 }
 
 /** Writes EMA-G samples for the fixed z and the reconstruction grid of fixed real images. */
@@ -217,6 +229,12 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
   const nFixed = Math.min(32, Math.floor(dataset.trainVal.count / 8) * 8);  // rows of 8 in the reconstruction grid
   const fixedX = state.models.E === null || nFixed === 0 ? null
     : batchesFor({ ...cfg, batchSize: nFixed, augmentCrop: 0, augmentFlip: false }, dataset.trainVal).next().x;
+  const diagnosis = cfg.diagEvery > 0 && state.models.E !== null ? diagnosisInputs(cfg, dataset) : null;
+  const diagnose = async () => {
+    if (diagnosis === null) return;
+    const figures = await encoderDiagnostics(state.models, diagnosis.x, diagnosis.z);
+    fs.appendFileSync(metricsFile, JSON.stringify({ step: state.step, kind: 'diag', ...figures }) + '\n');
+  };
   const save = () => saveCheckpoint<CheckpointMeta>(out, state.step, {
     kitVersion: KIT_VERSION, config: cfg, step: state.step, rng: state.rng.getState(), batches: batches.getState(),
     adamSteps: { D: state.optD.t, G: state.optG.t, E: state.optE?.t ?? null },
@@ -231,6 +249,7 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
   let evalMs = 0;  // not training time: left out of img/s
   let lineTime = Date.now();  // step_s: wall time since the previous line (the previous step's pictures and checkpoint included, evaluations not)
   try {
+    if (state.step === 0) await diagnose();  // the starting point of the curves
     while (state.step < cfg.steps) {
       const metrics: Record<string, number> = {};
       for (let k = 0; k < cfg.dSteps; k++) {
@@ -256,6 +275,7 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
       const end = state.step === cfg.steps;
       if (end || state.step % cfg.sampleEvery === 0) pictures = await writePictures(state, out, fixedZ, fixedX);
       if (end || state.step % cfg.checkpointEvery === 0) checkpoint = await save();
+      if (cfg.diagEvery > 0 && (end || state.step % cfg.diagEvery === 0)) await diagnose();
       if (cfg.evalEvery > 0 && (end || state.step % cfg.evalEvery === 0)) {
         const t = Date.now();
         evaluator ??= await createEvaluator(cfg, dataset, opts);
@@ -273,7 +293,7 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
     if (checkpoint === '' || checkpoint !== checkpointFile(out, state.step)) checkpoint = await save();
   } finally {
     evaluator?.dispose();
-    tf.dispose([fixedZ, ...(fixedX ? [fixedX] : [])]);
+    tf.dispose([fixedZ, ...(fixedX ? [fixedX] : []), ...(diagnosis ? [diagnosis.x, diagnosis.z] : [])]);
     disposeTrainState(state);
   }
   return { out, step: state.step, last, ...pictures, checkpoint };

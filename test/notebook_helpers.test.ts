@@ -18,13 +18,15 @@ describe('notebook helpers: metrics.jsonl', () => {
     JSON.stringify({ step: 1, L_D: 2, L_EG: 1, backend: 'wasm', time: '2026-01-01T00:00:00.000Z' }),
     JSON.stringify({ step: 2, L_D: 1.5, L_EG: 1.2, backend: 'wasm', time: '2026-01-01T00:00:03.000Z' }),
     JSON.stringify({ step: 2, kind: 'eval', fid: 80.5, is: 1.9, probe_top1: null, knn1: 0.4 }),
+    JSON.stringify({ step: 2, kind: 'diag', e_snr: 0.5, latent_recovery: 0.25 }),
     '{"step": 3, "L_D": 1.',  // a line still being written
   ].join('\n');
 
-  test('train and eval lines are split, a partial last line is skipped', () => {
+  test('train, eval and diag lines are split, a partial last line is skipped', () => {
     const m = nb.parseMetrics(text);
     assert.deepEqual(m.train.map((r) => r.step), [1, 2]);
     assert.deepEqual(m.eval.map((r) => r.fid), [80.5]);
+    assert.deepEqual(m.diag.map((r) => r.latent_recovery), [0.25]);
     assert.equal(nb.lastEval(m)?.knn1, 0.4);
     assert.equal(nb.wallSeconds(m), 3);
   });
@@ -41,7 +43,7 @@ describe('notebook helpers: metrics.jsonl', () => {
   });
 
   test('a run folder without metrics.jsonl reads as empty', () => {
-    assert.deepEqual(nb.readMetrics(fs.mkdtempSync(path.join(os.tmpdir(), 'nb-'))), { train: [], eval: [] });
+    assert.deepEqual(nb.readMetrics(fs.mkdtempSync(path.join(os.tmpdir(), 'nb-'))), { train: [], eval: [], diag: [] });
   });
 });
 

@@ -71,7 +71,8 @@ describe('ablation sweep', () => {
     const files = fs.readdirSync(dir).sort();
     assert.ok(!files.some((f) => f.startsWith('ckpt-')), `checkpoints left: ${files}`);
     assert.deepEqual(files.filter((f) => f.endsWith('.png')), ['recon-00000004.png', 'samples-00000004.png']);
-    const lines = zlib.gunzipSync(fs.readFileSync(path.join(dir, 'metrics.jsonl.gz'))).toString().trim().split('\n').map((l) => JSON.parse(l));
+    const lines = zlib.gunzipSync(fs.readFileSync(path.join(dir, 'metrics.jsonl.gz'))).toString().trim().split('\n').map((l) => JSON.parse(l))
+      .filter((l) => l.kind === undefined);  // the training lines (diagnostics have kind 'diag')
     assert.deepEqual(lines.map((l) => l.step), [1, 2, 3, 4]);
 
     // The Markdown summary (bigbigan results): one line per row, mean ± std over the 2 seeds.
@@ -104,13 +105,15 @@ describe('ablation sweep', () => {
     assert.equal(jobState(out, job), 'partial');
     const s = await runLocalSweep(def, { out, jobs: 1, ...quiet });
     assert.deepEqual([s.resumed, s.trained], [1, 0]);
-    const lines = zlib.gunzipSync(fs.readFileSync(path.join(out, job.name, 'metrics.jsonl.gz'))).toString().trim().split('\n').map((l) => JSON.parse(l));
+    const lines = zlib.gunzipSync(fs.readFileSync(path.join(out, job.name, 'metrics.jsonl.gz'))).toString().trim().split('\n').map((l) => JSON.parse(l))
+      .filter((l) => l.kind === undefined);  // the training lines (diagnostics have kind 'diag')
     assert.deepEqual(lines.map((l) => l.step), [1, 2, 3, 4]);
 
     // The same run uninterrupted: the same losses at every step (resumption is exact).
     const whole = fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-whole-'));
     await trainRun({ cfg: job.cfg, out: whole, quiet: true });
-    const wholeLines = fs.readFileSync(path.join(whole, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const wholeLines = fs.readFileSync(path.join(whole, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+      .filter((l) => l.kind === undefined);
     assert.deepEqual(lines.map((l) => l.L_EG), wholeLines.map((l) => l.L_EG));
   });
 

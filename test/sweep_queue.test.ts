@@ -140,8 +140,11 @@ describe('sweep on a BullMQ queue', () => {
     const b = startWorker();
     await until('the run to finish', 300, async () => ((await statesOf(def, out)).every((r) => r.state === 'done') ? true : null));
     assert.match(b.log(), /took base-s0 \(attempt \d\)/);
-    const lines = zlib.gunzipSync(fs.readFileSync(path.join(run, 'metrics.jsonl.gz'))).toString().trim().split('\n').map((l) => JSON.parse(l));
+    const all = zlib.gunzipSync(fs.readFileSync(path.join(run, 'metrics.jsonl.gz'))).toString().trim().split('\n').map((l) => JSON.parse(l));
+    const lines = all.filter((l) => l.kind === undefined);  // training lines; diagnostics have kind 'diag'
     assert.deepEqual(lines.map((l) => l.step), Array.from({ length: 60 }, (_, i) => i + 1));  // no step lost or logged twice
+    const diagSteps = all.filter((l) => l.kind === 'diag').map((l) => l.step);
+    assert.deepEqual(diagSteps, [...new Set(diagSteps)], 'no diagnosis logged twice');
     const resumedAt = lines.findIndex((l, i) => i > 0 && Date.parse(l.time) - Date.parse(lines[i - 1].time) > 2500);
     assert.ok(resumedAt > 0, 'the log shows the pause of the takeover (the run was resumed, not restarted)');
     assert.equal(fs.readdirSync(path.join(run, 'eval')).filter((f) => f.endsWith('.json')).length, 1);

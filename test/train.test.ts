@@ -77,8 +77,10 @@ describe('trainer', () => {
     for (const f of ['config.json', 'metrics.jsonl', 'samples-00000004.png', 'recon-00000004.png']) {
       assert.ok(fs.existsSync(path.join(resumed, f)), f);
     }
-    const steps = fs.readFileSync(path.join(resumed, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
-    assert.deepEqual(steps, [1, 2, 3, 4], 'lines logged after the checkpoint are replaced, not duplicated');
+    const lines = fs.readFileSync(path.join(resumed, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const stepsOf = (kind?: string) => lines.filter((l) => l.kind === kind).map((l) => l.step);
+    assert.deepEqual(stepsOf(), [1, 2, 3, 4], 'lines logged after the checkpoint are replaced, not duplicated');
+    assert.deepEqual(stepsOf('diag'), [0, 2, 4], 'the encoder diagnostics: at the start and at the end of each part, once each');
   });
 
   test('a non-finite loss stops the run with a clear message and keeps the last good checkpoint', async () => {

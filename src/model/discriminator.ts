@@ -7,6 +7,8 @@
  *
  *   s_x = θ_x·F(x),   s_z = θ_z·H(z),   s_xz = θ_xz·J(F(x), H(z)).
  *
+ * With cfg.dProjection (not the paper's) s_xz also gets ⟨V F(x), H(z)⟩.
+ *
  * All layers are spectrally normalised. For `bench32` this is exactly the
  * Discriminator of shared/bench/torch_reference.py (371,572 weights).
  * F, H and J take D's context and keep their variables under `F/`, `H/`, `J/`;
@@ -110,5 +112,10 @@ export function D(ctx: Ctx, cfg: Config, x: tf.Tensor4D, z: tf.Tensor2D | null):
   if (z === null) return { s_x, s_z: null, s_xz: null };
   if (z.shape[0] !== x.shape[0]) throw new Error(`Expected x and z with the same batch, but got ${x.shape[0]} and ${z.shape[0]}`);
   const hz = H(ctx, cfg, z);                                                   // [B, dMlp]
-  return { s_x, s_z: head(ctx, 'theta_z', hz), s_xz: head(ctx, 'theta_xz', J(ctx, cfg, fx, hz)) };
+  let s_xz = head(ctx, 'theta_xz', J(ctx, cfg, fx, hz));
+  if (cfg.dProjection) {
+    const projected = linear(sub(ctx, 'projection'), fx, cfg.dMlp, { bias: false });  // V F(x): [B, dMlp]
+    s_xz = tf.add(s_xz, tf.sum(tf.mul(projected, hz), 1));
+  }
+  return { s_x, s_z: head(ctx, 'theta_z', hz), s_xz };
 }

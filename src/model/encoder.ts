@@ -54,6 +54,8 @@ export function checkEncoderConfig(cfg: Config): void {
   for (const [name, v] of [['eMlp', cfg.eMlp], ['zDim', cfg.zDim], ['channels', cfg.channels]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`Expected ${name} to be a positive integer, but got ${v}`);
   }
+  const sigma0 = cfg.eSigmaInit ?? Math.LN2;
+  if (!(sigma0 > 0 && Number.isFinite(sigma0))) throw new Error(`Expected eSigmaInit > 0 (σ where sigma_hat = 0), but got ${sigma0}`);
   trunkWidths(cfg);  // rejects an unknown eArch
 }
 
@@ -89,13 +91,18 @@ export function E(ctx: Ctx, cfg: Config, x: tf.Tensor4D, eps?: tf.Tensor2D): Enc
   const n = normalize(sub(ctx, 'bn_crelu'), avepool);                    // BN without gain/bias (state only)
   const bn_crelu = tf.concat([tf.relu(n), tf.relu(tf.neg(n))], 1) as tf.Tensor2D;  // [B, 2D]
 
+  // cfg.eNormalizeMean (not the paper's): mu standardised per dimension over the batch, as P_z's marginal.
+  const meanOf = (m: tf.Tensor2D) => (cfg.eNormalizeMean ? normalize(sub(ctx, 'z_mean_bn'), m) as tf.Tensor2D : m);
   if (!cfg.eStochastic) {
-    const mu = head(sub(ctx, E_HEAD), cfg, avepool, cfg.zDim);           // [B, zDim]
+    const mu = meanOf(head(sub(ctx, E_HEAD), cfg, avepool, cfg.zDim));   // [B, zDim]
     return { z_sample: tf.clone(mu), z_mean: mu, sigma: null, avepool, bn_crelu };
   }
   const out = head(sub(ctx, E_HEAD), cfg, avepool, 2 * cfg.zDim);        // [B, 2 zDim]
-  const [mu, sigmaHat] = tf.split(out, 2, 1) as [tf.Tensor2D, tf.Tensor2D];
-  const sigma = tf.softplus(sigmaHat) as tf.Tensor2D;                    // [B, zDim], > 0
+  const [rawMu, sigmaHat] = tf.split(out, 2, 1) as [tf.Tensor2D, tf.Tensor2D];
+  const mu = meanOf(rawMu);
+  const init = cfg.eSigmaInit ?? Math.LN2;
+  const shift = init === Math.LN2 ? 0 : Math.log(Math.expm1(init));      // softplus⁻¹; 0 for the paper's ln 2
+  const sigma = tf.softplus(shift === 0 ? sigmaHat : tf.add(sigmaHat, shift)) as tf.Tensor2D;  // [B, zDim], > 0
   const noise = eps ?? tf.randomNormal([b, cfg.zDim], 0, 1, 'float32', ctx.params.rng.seed()) as tf.Tensor2D;
   const z_sample = tf.add(mu, tf.mul(noise, sigma)) as tf.Tensor2D;      // reparameterisation
   return { z_sample, z_mean: mu, sigma, avepool, bn_crelu };

@@ -3,8 +3,10 @@
  * E/G step (losses, scores, learning rates, img/s) and, every cfg.evalEvery
  * steps, a line with `kind: 'eval'` (fid, is, fid_raw, is_raw, probe_top1,
  * probe_top1_random_init, probe_top1_pixels, knn1, class_consistency,
- * recon_mse). The file may be growing while it is read: a partial last line
- * is skipped.
+ * recon_mse) and, every cfg.diagEvery steps, one with `kind: 'diag'` (the
+ * encoder diagnostics of src/eval/diagnostics.ts: e_snr, pair_gap_real,
+ * pair_gap_fake, latent_recovery, d_acc_*). The file may be growing while it
+ * is read: a partial last line is skipped.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -22,11 +24,13 @@ export interface Metrics {
   train: MetricRow[];
   /** The `kind: 'eval'` lines, in file order. */
   eval: MetricRow[];
+  /** The `kind: 'diag'` lines (encoder diagnostics), in file order. */
+  diag: MetricRow[];
 }
 
 /** Parses metrics.jsonl text; lines that are not complete JSON objects with a numeric step are skipped. */
 export function parseMetrics(text: string): Metrics {
-  const out: Metrics = { train: [], eval: [] };
+  const out: Metrics = { train: [], eval: [], diag: [] };
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     let row: unknown;
@@ -36,7 +40,8 @@ export function parseMetrics(text: string): Metrics {
       continue;  // a line still being written
     }
     if (row === null || typeof row !== 'object' || typeof (row as MetricRow).step !== 'number') continue;
-    ((row as MetricRow).kind === 'eval' ? out.eval : out.train).push(row as MetricRow);
+    const kind = (row as MetricRow).kind;
+    (kind === 'eval' ? out.eval : kind === 'diag' ? out.diag : out.train).push(row as MetricRow);
   }
   return out;
 }
@@ -44,7 +49,7 @@ export function parseMetrics(text: string): Metrics {
 /** The metrics of a run folder (or of a metrics.jsonl file); empty when there is none yet. */
 export function readMetrics(runOrFile: string): Metrics {
   const file = runOrFile.endsWith('.jsonl') ? runOrFile : path.join(runOrFile, 'metrics.jsonl');
-  return fs.existsSync(file) ? parseMetrics(fs.readFileSync(file, 'utf8')) : { train: [], eval: [] };
+  return fs.existsSync(file) ? parseMetrics(fs.readFileSync(file, 'utf8')) : { train: [], eval: [], diag: [] };
 }
 
 /** Exponential moving average of a noisy curve (alpha = weight of the new value); nulls stay null and do not move the average. */

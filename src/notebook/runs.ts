@@ -38,7 +38,7 @@ export interface RunSpec {
 }
 
 /** Keys that may change between a run and its resumption (src/run.ts): left out of the folder name's hash. */
-const RESUMABLE_KEYS: Array<keyof Config> = ['steps', 'sampleEvery', 'checkpointEvery', 'keepCheckpoints', 'evalEvery', 'inceptionPath'];
+const RESUMABLE_KEYS: Array<keyof Config> = ['steps', 'sampleEvery', 'checkpointEvery', 'keepCheckpoints', 'evalEvery', 'diagEvery', 'inceptionPath'];
 
 /** preset → ablation → overrides → steps/seed, each override key and its type checked. */
 export function runConfig(spec: RunSpec): Config {
