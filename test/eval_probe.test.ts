@@ -15,7 +15,7 @@ import { selectBackend } from '../src/backend';
 import { Config } from '../src/config';
 import { Dataset, loadMnist, splitToTensor, takeFirst } from '../src/data';
 import {
-  cachedFeatures, checkpointKey, encoderFeatures, Features, featureCacheFile, randomInitModels, writeFeatures,
+  cachedFeatures, checkpointKey, encoderFeatures, estimateBatchNormStatistics, Features, featureCacheFile, randomInitModels, writeFeatures,
 } from '../src/eval/features';
 import { evaluateRepresentation, formatRepresentationReport, knnAccuracy, linearProbe, probeGradients } from '../src/eval/probe';
 import { createModels, disposeModels, Models } from '../src/model/bigbigan';
@@ -221,9 +221,13 @@ describe('encoder features', () => {
     const dir = tmp(), ckpt = path.join(dir, 'ckpt-00000000.bin');
     fs.writeFileSync(ckpt, 'stands for the checkpoint of `models`');
     const before = tf.memory().numTensors;
+    // An untrained E whose batch-norm statistics are estimated as the random-init baseline's are (same seed, same batches).
+    const untrained = createModels(tiny());
+    estimateBatchNormStatistics(untrained, mnist.train);
     const start = Date.now();
-    const report = await evaluateRepresentation(models, mnist, { cacheDir: path.join(dir, 'eval'), checkpoint: ckpt });
+    const report = await evaluateRepresentation(untrained, mnist, { cacheDir: path.join(dir, 'eval'), checkpoint: ckpt });
     const seconds = (Date.now() - start) / 1000;
+    disposeModels(untrained);
     assert.equal(tf.memory().numTensors, before, 'the evaluation leaks tensors');
     assert.deepEqual([report.n_train, report.n_trainval, report.n_test], [mnist.train.count, mnist.trainVal.count, mnist.test.count]);
     assert.deepEqual(report.rows.map((r) => `${r.source}/${r.feature}`),
@@ -234,7 +238,8 @@ describe('encoder features', () => {
       }
       assert.ok(r.probe_top5_test! >= r.probe_top1_test!);
     }
-    // models is untrained and the random-init seed defaults to cfg.seed: the baseline is this E at step 0.
+    // `untrained` is, and the random-init seed defaults to cfg.seed: the baseline is this E at step 0, its statistics estimated.
+    assert.equal(report.random_init_bn_batches, 100);
     const { rows } = report;
     for (let i = 0; i < 3; i++) assert.deepEqual({ ...rows[i + 3], source: 'trained' }, rows[i]);
     const pixels = rows[6];
@@ -244,7 +249,7 @@ describe('encoder features', () => {
     assert.equal(table.split('\n').length, 2 + rows.length);
     assert.ok(table.includes((100 * pixels.probe_top1_test!).toFixed(1)), table);
     console.log(`${table}\n(${seconds.toFixed(1)} s)`);
-    const other = randomInitModels(models.cfg, models.cfg.seed + 1);
+    const other = randomInitModels(models.cfg, models.cfg.seed + 1, mnist.train, { batches: 2 });
     const path0 = [...models.E!.weights.keys()][0];
     assert.notDeepEqual(other.E!.weights.get(path0)!.dataSync(), models.E!.weights.get(path0)!.dataSync(), 'another seed, other weights');
     assert.equal(other.G.weights.size + other.D.weights.size, 0, 'the random-init models keep only E');

@@ -11,11 +11,19 @@
  * resolution, padded 28 -> 32 where that suffices, else resized), without
  * shuffling or augmentation, every example in split order.
  *
+ * The random-init E's running statistics were never trained (still mean 0,
+ * variance 1), so in inference mode it would compute another function than
+ * the one training starts from (the MNIST sweep's Base E: avepool features
+ * correlated 0.19 with its batch-statistics ones). randomInitModels therefore estimates them first
+ * (estimateBatchNormStatistics): forward passes of E in training mode, no
+ * weight update, on training batches rendered as training renders them.
+ *
  * Cache: with `cache` set, each (model, split, kind, limit) is written once to
  * `<dir>/features-<tag>-<split>-<kind>-n<N>-<hash>.bin` (tmp + rename) and read
  * back afterwards. For a run, the CLI's convention is `<run>/eval/`, with tag
  * `step<step>` (checkpointKey) or `random-init-s<seed>` (randomInitKey). The
- * hash covers the checkpoint's path, size and mtime (or the config and seed),
+ * hash covers the checkpoint's path, size and mtime (or the config, the seed
+ * and how the batch-norm statistics were estimated),
  * the split's name, size and pixel bytes, so a newer checkpoint or other data
  * never gets stale features. Pixels are never cached (rendering them is
  * cheaper than reading them back).
@@ -26,7 +34,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { Config } from '../config';
 import { batches, exampleSize, RenderOptions, Split, takeFirst } from '../data';
-import { createModels, encode, Models } from '../model/bigbigan';
+import { createModels, disposeModels, encode, Models } from '../model/bigbigan';
 import { Params } from '../model/params';
 import { Progress } from '../progress';
 import { Rng } from '../rng';
@@ -126,15 +134,80 @@ export async function encoderFeatures<K extends FeatureKind>(models: Models, spl
 }
 
 /**
+ * Training batches a batch-norm estimate runs by default. Each batch moves a
+ * running average by momentum 0.1 (model/layers.ts normalize), so after k
+ * batches the reset values keep weight 0.9^k: 0.9^100 ≈ 3e-5, negligible; the
+ * estimate itself weighs the last batches 0.1·0.9^j, as a training run's own
+ * running statistics do.
+ */
+export const BN_ESTIMATE_BATCHES = 100;
+
+/** Options of estimateBatchNormStatistics (and of the random-init baseline). */
+export interface BatchNormEstimateOptions {
+  /** Training batches of cfg.batchSize (default BN_ESTIMATE_BATCHES; 0 only resets the statistics). */
+  batches?: number;
+  /** Seeds the batch order, the augmentation and the stochastic E's noise; default cfg.seed (the batches a run with this config starts on). */
+  seed?: number;
+}
+
+/**
+ * Estimates E's batch-norm running statistics for inference mode, as SWA
+ * does for weights whose statistics no training run tracked (Izmailov et al.
+ * 2018, arXiv:1803.05407: one more pass over the training data; PyTorch's
+ * `torch.optim.swa_utils.update_bn`): every running_mean is reset to 0 and
+ * running_var to 1, then E runs in training mode (batch statistics; each
+ * batch norm updates its running averages, momentum 0.1) on `batches`
+ * batches of `split` rendered exactly as training renders them (src/run.ts
+ * batchesFor: cfg.batchSize, E's resolution, cfg's augmentation, shuffled
+ * with `seed`). No gradient is taken and E's weights do not change; nothing
+ * but E's running statistics does. Deterministic for a given seed.
+ */
+export function estimateBatchNormStatistics(models: Models, split: Split, opts: BatchNormEstimateOptions = {}): void {
+  const E = models.E;
+  if (E === null) throw new Error('Expected a model with an encoder to estimate its batch-norm statistics, but this one has none (noEncoder)');
+  const batchCount = opts.batches ?? BN_ESTIMATE_BATCHES;
+  if (!Number.isInteger(batchCount) || batchCount < 0) throw new Error(`Expected batches to be a whole number ≥ 0, but got ${batchCount}`);
+  const seed = opts.seed ?? models.cfg.seed;
+  tf.tidy(() => {
+    for (const [name, v] of E.state) {
+      if (name.endsWith('/running_mean')) v.assign(tf.zerosLike(v));
+      else if (name.endsWith('/running_var')) v.assign(tf.onesLike(v));
+    }
+  });
+  if (batchCount === 0) return;
+  const iterator = batchesFor({ ...models.cfg, seed }, split);
+  const rng = new Rng(seed);  // eps of the stochastic E: only z_sample depends on it, no batch norm does
+  for (let k = 0; k < batchCount; k++) {
+    const { x } = iterator.next();
+    try {
+      tf.tidy(() => { encode(models, x, rng, true); });  // training mode: each normalize updates its running averages
+    } finally {
+      x.dispose();
+    }
+  }
+}
+
+/**
  * An untrained encoder of cfg's architecture, initialised as a run with seed
  * `seed` starts (createModels with cfg.seed = seed; seed = cfg.seed gives this
- * very run's E at step 0): the random-init baseline. G, D and G_ema are built
- * and freed again, and left as empty stores. Free it with disposeModels.
+ * very run's E at step 0): the random-init baseline. Its batch-norm running
+ * statistics are then estimated on `train` (estimateBatchNormStatistics with
+ * the same seed: the batches that run starts on), so that its inference-mode
+ * features are those of the function training starts from, not of the
+ * untrained statistics (0, 1). G, D and G_ema are built and freed again, and
+ * left as empty stores. Free it with disposeModels.
  */
-export function randomInitModels(cfg: Config, seed: number): Models {
-  const models = createModels({ ...cfg, seed }, { batch: 1, ema: false });
-  for (const p of [models.G, models.D, models.gEma]) p.dispose();
-  return { ...models, G: new Params('G', new Rng(0)), D: new Params('D', new Rng(0)), gEma: new Params('G_ema', new Rng(0)) };
+export function randomInitModels(cfg: Config, seed: number, train: Split, opts: Pick<BatchNormEstimateOptions, 'batches'> = {}): Models {
+  const built = createModels({ ...cfg, seed }, { batch: 1, ema: false });
+  for (const p of [built.G, built.D, built.gEma]) p.dispose();
+  const models = { ...built, G: new Params('G', new Rng(0)), D: new Params('D', new Rng(0)), gEma: new Params('G_ema', new Rng(0)) };
+  try {
+    if (models.E !== null) estimateBatchNormStatistics(models, train, { batches: opts.batches, seed });
+  } catch (e) {
+    disposeModels(models);
+    throw e;
+  }
+  return models;
 }
 
 /** The cache key of a checkpoint file: tag `step<step>` (from ckpt-<step>.bin), fingerprint = absolute path, size, mtime. */
@@ -144,9 +217,15 @@ export function checkpointKey(file: string): ModelKey {
   return { tag: step ? `step${step[1]}` : 'ckpt', fingerprint: `${path.resolve(file)}|${stat.size}|${stat.mtimeMs}` };
 }
 
-/** The cache key of randomInitModels(cfg, seed). */
-export function randomInitKey(cfg: Config, seed: number): ModelKey {
-  return { tag: `random-init-s${seed}`, fingerprint: `random-init|${seed}|${JSON.stringify(cfg)}` };
+/**
+ * The cache key of randomInitModels(cfg, seed, train, opts). The fingerprint
+ * names the batch-norm estimate ('bn-estimated' and its batches), so features
+ * of a random-init E evaluated with untrained statistics (before the
+ * estimate existed) are never served.
+ */
+export function randomInitKey(cfg: Config, seed: number, opts: Pick<BatchNormEstimateOptions, 'batches'> = {}): ModelKey {
+  const bn = `bn-estimated-${opts.batches ?? BN_ESTIMATE_BATCHES}`;
+  return { tag: `random-init-s${seed}`, fingerprint: `random-init|${bn}|${seed}|${JSON.stringify(cfg)}` };
 }
 
 /** FNV-1a (32 bit) of bytes: a cheap fingerprint of a split's pixels. */
