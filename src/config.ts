@@ -74,13 +74,20 @@ export interface Config {
   /** Width of H's and J's MLPs. */
   dMlp: number;
   /**
-   * Adds a projection term to the joint score, s_xz = θ_xz·J(F(x), H(z)) + ⟨V F(x), H(z)⟩ (V spectrally
-   * normalised, as the projection discriminator of Miyato & Koyama 2018): J's MLP on a concatenation
-   * detects whether z belongs to x only slowly, an inner product does it directly. The paper: false.
+   * D's joint score s_xz. 'mlp' (the paper): θ_xz·J(F(x), H(z)), J an MLP on the concatenation.
+   * 'projection': that plus ⟨V F(x), H(z)⟩ (V spectrally normalised; the projection discriminator of
+   * Miyato & Koyama 2018). 'pairing': ⟨V (F(x) − F̄), H(z) − H̄⟩ alone, F̄ and H̄ the batch's means: a
+   * score that cannot see either marginal (the unary heads s_x, s_z do), only whether z goes with x.
    */
-  dProjection: boolean;
+  dJoint: 'mlp' | 'projection' | 'pairing';
   /** Unary score terms kept in the losses: 'both' (Base), 'x' (x unary only), 'z' (z unary only), 'none' (BiGAN). */
   unary: 'both' | 'x' | 'z' | 'none';
+  /**
+   * Weight λ of the joint score in G's own loss: generated pairs contribute -(s_x + s_z + λ s_xz) to L_EG
+   * (E's real-pair part is unchanged). The paper: 1. With 0, G learns from s_x alone (a plain GAN) and only
+   * E follows what D learns of the pairing of x and z, so E is pulled towards G⁻¹ without G moving away.
+   */
+  gJointWeight: number;
   /** Train without E (a plain BigGAN; D's F and s_x only). */
   noEncoder: boolean;
 
@@ -157,8 +164,9 @@ export const DEFAULT_CONFIG: Config = {
   dMults: [1, 2, 4],
   dAttention: 16,
   dMlp: 128,
-  dProjection: false,
+  dJoint: 'mlp',
   unary: 'both',
+  gJointWeight: 1,
   noEncoder: false,
   batchSize: 32,
   steps: 400,

@@ -57,9 +57,11 @@ export function lD(s: Scores, y: 1 | -1, terms: Terms): { total: tf.Scalar; part
   return { total: tf.addN(Object.values(parts)) as tf.Scalar, parts };
 }
 
-/** Batch mean of l_EG(x, z, y) = y (s_x + s_z + s_xz) over the kept terms. */
-export function lEG(s: Scores, y: 1 | -1, terms: Terms): tf.Scalar {
-  return tf.mul(y, tf.addN(Object.values(keptScores(s, terms)).map((score) => tf.mean(score)))) as tf.Scalar;
+/** Batch mean of l_EG(x, z, y) = y (s_x + s_z + s_xz) over the kept terms (0 when none is kept and `allowNone`). */
+export function lEG(s: Scores, y: 1 | -1, terms: Terms, allowNone = false): tf.Scalar {
+  const kept = Object.values(keptScores(s, terms));
+  if (kept.length === 0 && allowNone) return tf.scalar(0);
+  return tf.mul(y, tf.addN(kept.map((score) => tf.mean(score)))) as tf.Scalar;
 }
 
 /** L_D = l_D over real pairs (y = +1) + l_D over generated pairs (y = -1). */
@@ -71,7 +73,17 @@ export function lossD(real: Scores, fake: Scores, terms: Terms): { loss: tf.Scal
   return { loss: tf.add(r.total, f.total) as tf.Scalar, parts };
 }
 
-/** L_EG = l_EG over real pairs (y = +1) + l_EG over generated pairs (y = -1). */
-export function lossEG(real: Scores, fake: Scores, terms: Terms): tf.Scalar {
-  return tf.add(lEG(real, 1, terms), lEG(fake, -1, terms)) as tf.Scalar;
+/**
+ * L_EG = l_EG over real pairs (y = +1) + l_EG over generated pairs (y = -1).
+ * E reaches only the real pairs' scores and G only the generated ones', so
+ * `gJointWeight` λ (cfg.gJointWeight; 1 is the paper) scales what G alone
+ * gets of the joint term: the generated pairs' part is -(s_x + s_z + λ s_xz).
+ * With λ = 0, G is trained as a plain GAN on s_x and only E follows D's
+ * pairing (G cannot undo, by moving its images, what D learnt of it).
+ */
+export function lossEG(real: Scores, fake: Scores, terms: Terms, gJointWeight = 1): tf.Scalar {
+  if (gJointWeight === 1 || !terms.xz) return tf.add(lEG(real, 1, terms), lEG(fake, -1, terms)) as tf.Scalar;
+  const unary = lEG(fake, -1, { ...terms, xz: false }, true);
+  const joint = tf.mul(-gJointWeight, tf.mean(keptScores(fake, { x: false, z: false, xz: true }).s_xz));
+  return tf.addN([lEG(real, 1, terms), unary, joint]) as tf.Scalar;
 }

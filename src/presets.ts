@@ -90,6 +90,7 @@ const CHOICES: Partial<Record<keyof Config, readonly string[]>> = {
   latent: ['gaussian', 'uniform'],
   eArch: ['convnet', 'resnet', 'revnet'],
   unary: ['both', 'x', 'z', 'none'],
+  dJoint: ['mlp', 'projection', 'pairing'],
   init: ['ortho', 'normal'],
 };
 

@@ -28,6 +28,9 @@ export interface TrainState {
 }
 
 export function createTrainState(cfg: Config): TrainState {
+  if (cfg.gJointWeight === 0 && !cfg.noEncoder && !lossTerms(cfg).x) {
+    throw new Error(`Expected gJointWeight > 0 or a unary term on x: with gJointWeight 0 and unary '${cfg.unary}' no loss term reaches G`);
+  }
   const models = createModels(cfg);
   return {
     models,
@@ -102,7 +105,7 @@ export async function egStep(state: TrainState, x: tf.Tensor4D): Promise<Record<
       const zE = models.E === null ? null : encode(models, x, state.rng, true).z_sample;
       const real = scoreReal(models, x, zE);
       const fake = scoreFake(models, G(ctxOf(models.G, true), cfg, z), z);
-      return lossEG(real, fake, terms);
+      return lossEG(real, fake, terms, cfg.gJointWeight ?? 1);
     }, trainable);
     loss = tf.keep(value);
     state.optG.step(models.G.weights, grads);

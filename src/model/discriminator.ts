@@ -7,7 +7,8 @@
  *
  *   s_x = θ_x·F(x),   s_z = θ_z·H(z),   s_xz = θ_xz·J(F(x), H(z)).
  *
- * With cfg.dProjection (not the paper's) s_xz also gets ⟨V F(x), H(z)⟩.
+ * cfg.dJoint (not the paper's unless 'mlp') adds a projection term ⟨V F(x), H(z)⟩ to s_xz, or replaces
+ * J by its batch-centred form ('pairing').
  *
  * All layers are spectrally normalised. For `bench32` this is exactly the
  * Discriminator of shared/bench/torch_reference.py (371,572 weights).
@@ -112,10 +113,20 @@ export function D(ctx: Ctx, cfg: Config, x: tf.Tensor4D, z: tf.Tensor2D | null):
   if (z === null) return { s_x, s_z: null, s_xz: null };
   if (z.shape[0] !== x.shape[0]) throw new Error(`Expected x and z with the same batch, but got ${x.shape[0]} and ${z.shape[0]}`);
   const hz = H(ctx, cfg, z);                                                   // [B, dMlp]
-  let s_xz = head(ctx, 'theta_xz', J(ctx, cfg, fx, hz));
-  if (cfg.dProjection) {
-    const projected = linear(sub(ctx, 'projection'), fx, cfg.dMlp, { bias: false });  // V F(x): [B, dMlp]
-    s_xz = tf.add(s_xz, tf.sum(tf.mul(projected, hz), 1));
+  return { s_x, s_z: head(ctx, 'theta_z', hz), s_xz: joint(ctx, cfg, fx, hz) };
+}
+
+/** s_xz by cfg.dJoint (see Config): J's MLP (the paper), plus a projection term, or the centred projection alone. */
+function joint(ctx: Ctx, cfg: Config, fx: tf.Tensor2D, hz: tf.Tensor2D): tf.Tensor1D {
+  const project = (f: tf.Tensor2D, h: tf.Tensor2D) =>
+    tf.sum(tf.mul(linear(sub(ctx, 'projection'), f, cfg.dMlp, { bias: false }), h), 1) as tf.Tensor1D;  // ⟨V f, h⟩
+  switch (cfg.dJoint ?? 'mlp') {
+    case 'mlp': return head(ctx, 'theta_xz', J(ctx, cfg, fx, hz));
+    case 'projection': {
+      const paper = head(ctx, 'theta_xz', J(ctx, cfg, fx, hz));  // first: the paper's weights are drawn as without the term
+      return tf.add(paper, project(fx, hz));
+    }
+    case 'pairing': return project(tf.sub(fx, tf.mean(fx, 0, true)), tf.sub(hz, tf.mean(hz, 0, true)));
+    default: throw new Error(`Expected dJoint 'mlp', 'projection' or 'pairing', but got '${cfg.dJoint}'`);
   }
-  return { s_x, s_z: head(ctx, 'theta_z', hz), s_xz };
 }
