@@ -88,6 +88,11 @@ export interface Config {
    * E follows what D learns of the pairing of x and z, so E is pulled towards G⁻¹ without G moving away.
    */
   gJointWeight: number;
+  /**
+   * Weight of a latent regression in E's loss, mean (E(G(z)) − z)² with G's images held fixed (BiGAN's
+   * latent-regressor baseline, ALICE's z-cycle): E also learns to invert G on G's own samples. The paper: 0.
+   */
+  eLatentRegression: number;
   /** Train without E (a plain BigGAN; D's F and s_x only). */
   noEncoder: boolean;
 
@@ -167,6 +172,7 @@ export const DEFAULT_CONFIG: Config = {
   dJoint: 'mlp',
   unary: 'both',
   gJointWeight: 1,
+  eLatentRegression: 0,
   noEncoder: false,
   batchSize: 32,
   steps: 400,

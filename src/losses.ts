@@ -87,3 +87,17 @@ export function lossEG(real: Scores, fake: Scores, terms: Terms, gJointWeight = 
   const joint = tf.mul(-gJointWeight, tf.mean(keptScores(fake, { x: false, z: false, xz: true }).s_xz));
   return tf.addN([lEG(real, 1, terms), unary, joint]) as tf.Scalar;
 }
+
+/**
+ * Not in the paper: the latent regression of BiGAN's baseline (Donahue et al.
+ * 2017, arXiv:1605.09782, Sec. 4: E trained to recover z from G(z)), the
+ * z-side cycle consistency of ALICE (Li et al. 2017, arXiv:1709.01215):
+ * mean over the batch and z's dimensions of (E(G(z)) − z)², with G's images
+ * held fixed (only E learns from it). cfg.eLatentRegression weighs it in E's loss.
+ */
+export function latentRegression(zRecovered: tf.Tensor2D, z: tf.Tensor2D): tf.Scalar {
+  return tf.mean(tf.squaredDifference(zRecovered, z)) as tf.Scalar;
+}
+
+/** x with a zero gradient: what is computed from it does not train what made it. */
+export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;

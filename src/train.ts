@@ -9,8 +9,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Config } from './config';
-import { lossD, lossEG, lossTerms, Scores } from './losses';
-import { createModels, ctxOf, emaPairs, encode, Models, sampleLatent, scoreFake, scoreReal } from './model/bigbigan';
+import { latentRegression, lossD, lossEG, lossTerms, Scores, stopGradient } from './losses';
+import { createModels, ctxOf, emaPairs, encode, encodeGenerated, Models, sampleLatent, scoreFake, scoreReal } from './model/bigbigan';
 import { G } from './model/generator';
 import { Adam, updateEma } from './optim';
 import { Rng } from './rng';
@@ -99,13 +99,19 @@ export async function egStep(state: TrainState, x: tf.Tensor4D): Promise<Record<
   const terms = lossTerms(cfg);
   const trainable = [...models.G.weights.values(), ...(models.E?.weights.values() ?? [])];
   let loss!: tf.Scalar;
+  let regression: tf.Scalar | null = null;
   tf.tidy(() => {
     const z = sampleLatent(cfg, state.rng, x.shape[0]);
     const { value, grads } = tf.variableGrads(() => {
       const zE = models.E === null ? null : encode(models, x, state.rng, true).z_sample;
       const real = scoreReal(models, x, zE);
-      const fake = scoreFake(models, G(ctxOf(models.G, true), cfg, z), z);
-      return lossEG(real, fake, terms, cfg.gJointWeight ?? 1);
+      const xG = G(ctxOf(models.G, true), cfg, z);
+      const fake = scoreFake(models, xG, z);
+      const adversarial = lossEG(real, fake, terms, cfg.gJointWeight ?? 1);
+      if (!(cfg.eLatentRegression > 0) || models.E === null) return adversarial;
+      const recovered = encodeGenerated(models, stopGradient(xG) as tf.Tensor4D);
+      regression = tf.keep(latentRegression(recovered, z));
+      return tf.add(adversarial, tf.mul(cfg.eLatentRegression, regression)) as tf.Scalar;
     }, trainable);
     loss = tf.keep(value);
     state.optG.step(models.G.weights, grads);
@@ -116,9 +122,11 @@ export async function egStep(state: TrainState, x: tf.Tensor4D): Promise<Record<
   updateEma(ema.averaged, cfg.emaDecay, state.step <= cfg.emaStart);
   updateEma(ema.copied, cfg.emaDecay, true);
   try {
-    return { L_EG: (await loss.data())[0] };
+    const values = await readScalars(regression ? { L_EG: loss, L_latent: regression } : { L_EG: loss });
+    if (regression) values.L_EG -= cfg.eLatentRegression * values.L_latent;  // L_EG: the paper's loss alone
+    return values;
   } finally {
-    loss.dispose();
+    tf.dispose([loss, ...(regression ? [regression] : [])]);
   }
 }
 

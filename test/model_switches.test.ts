@@ -3,7 +3,8 @@
  * default): E's σ at init (eSigmaInit), E's batch-normalised mean
  * (eNormalizeMean), D's joint score variants (dJoint) and G's weight of the
  * joint term (gJointWeight), each checked against an independent computation
- * or a closed form, and each equal to the paper's model when set to its value.
+ * or a closed form, and each equal to the paper's model when set to its value;
+ * and the latent regression (eLatentRegression), which trains E alone.
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,9 @@ import { D, F, H } from '../src/model/discriminator';
 import { E } from '../src/model/encoder';
 import { Ctx, Params } from '../src/model/params';
 import { Rng } from '../src/rng';
-import { createTrainState } from '../src/train';
+import { sampleLatent } from '../src/model/bigbigan';
+import { G } from '../src/model/generator';
+import { createTrainState, disposeTrainState, egStep } from '../src/train';
 
 const SMALL: Config = {
   ...DEFAULT_CONFIG, zDim: 6, eCh: 4, eMlp: 16, dCh: 8, dMults: [1, 2], dAttention: 0, dMlp: 16, resolution: 16, eResolution: 16,
@@ -130,5 +133,37 @@ describe('switches that depart from the paper', () => {
       assert.ok(Math.abs(got - want) < 1e-6, `λ ${lambda}: ${got} vs ${want}`);
     }
     assert.throws(() => createTrainState({ ...SMALL, gJointWeight: 0, unary: 'none' }), /no loss term reaches G/);
+  });
+
+  test('eLatentRegression: L_latent = mean (E(G(z)) − z)² in plain JS; only E learns from it (G\'s step unchanged)', async () => {
+    const cfg: Config = { ...SMALL, gCh: 4, gMults: [2, 2, 1], gAttention: 0, batchSize: B, eStochastic: false };
+    const x = images(cfg, 8);
+    const after = async (weight: number) => {
+      const state = createTrainState({ ...cfg, eLatentRegression: weight });
+      // z of this step and E's mean on G(z), on an identical twin of the state (G in training mode, as the step runs
+      // it: its spectral norms iterate; E with the batch's statistics)
+      const twin = createTrainState(cfg);
+      const z = sampleLatent(cfg, twin.rng, B);
+      const zRec = tf.tidy(() => E({ params: twin.models.E!, path: '', training: false, batchStats: true }, cfg,
+                                   G({ params: twin.models.G, path: '', training: true }, cfg, z)).z_mean.arraySync());
+      const zs = z.arraySync();
+      z.dispose();
+      disposeTrainState(twin);
+      let want = 0;
+      zs.forEach((row, i) => row.forEach((v, j) => { want += (zRec[i][j] - v) ** 2; }));
+      want /= B * cfg.zDim;
+      const logged = await egStep(state, x);
+      const weights = (p: Params) => [...p.weights.values()].map((v) => v.dataSync().slice());
+      const out = { logged, want, G: weights(state.models.G), E: weights(state.models.E!) };
+      disposeTrainState(state);
+      return out;
+    };
+    const plain = await after(0), regressed = await after(2);
+    assert.equal(plain.logged.L_latent, undefined);
+    assert.ok(Math.abs(regressed.logged.L_latent - regressed.want) < 1e-4 * Math.max(1, regressed.want), `${regressed.logged.L_latent} vs ${regressed.want}`);
+    assert.ok(Math.abs(regressed.logged.L_EG - plain.logged.L_EG) < 1e-4, 'L_EG is logged without the regression term');
+    regressed.G.forEach((w, i) => assert.deepEqual(w, plain.G[i], `G weight ${i} moved differently`));
+    assert.ok(regressed.E.some((w, i) => w.some((v, k) => v !== plain.E[i][k])), "E's step did not change");
+    x.dispose();
   });
 });

@@ -50,6 +50,20 @@ export function encode(models: Models, x: tf.Tensor4D, rng: Rng, training: boole
   return E(ctxOf(models.E, training), models.cfg, x, eps);
 }
 
+/**
+ * E's mean on generated images x̂ = G(z) (bilinearly resized to E's resolution
+ * when G's differs: the high-res E rows), with the batch's own statistics and
+ * no running average updated (generated images must not shift the statistics
+ * E uses on real ones). [B, zDim]
+ */
+export function encodeGenerated(models: Models, xG: tf.Tensor4D): tf.Tensor2D {
+  if (models.E === null) throw new Error('Expected an encoder, but this run has none (noEncoder)');
+  const { cfg } = models;
+  const x = xG.shape[1] === cfg.eResolution ? xG : tf.image.resizeBilinear(xG, [cfg.eResolution, cfg.eResolution]);
+  const eps = tf.zeros([xG.shape[0], cfg.zDim]) as tf.Tensor2D;  // only the mean is used; no noise drawn
+  return E({ params: models.E, path: '', training: false, batchStats: true }, cfg, x, eps).z_mean;
+}
+
 /** D's scores of real pairs (x, E(x)) given E's z, or of x alone without E. */
 export function scoreReal(models: Models, xE: tf.Tensor4D, zE: tf.Tensor2D | null): Scores {
   return D(ctxOf(models.D, true), models.cfg, realForD(models.cfg, xE), zE);
