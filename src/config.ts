@@ -93,6 +93,11 @@ export interface Config {
    * latent-regressor baseline, ALICE's z-cycle): E also learns to invert G on G's own samples. The paper: 0.
    */
   eLatentRegression: number;
+  /**
+   * The latent regression also trains G (through E): G is pushed to make z recoverable from its images, as
+   * InfoGAN's and ALICE's cycle terms do. The paper: false (and eLatentRegression 0).
+   */
+  latentRegressionG: boolean;
   /** Train without E (a plain BigGAN; D's F and s_x only). */
   noEncoder: boolean;
 
@@ -173,6 +178,7 @@ export const DEFAULT_CONFIG: Config = {
   unary: 'both',
   gJointWeight: 1,
   eLatentRegression: 0,
+  latentRegressionG: false,
   noEncoder: false,
   batchSize: 32,
   steps: 400,

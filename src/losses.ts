@@ -92,8 +92,9 @@ export function lossEG(real: Scores, fake: Scores, terms: Terms, gJointWeight = 
  * Not in the paper: the latent regression of BiGAN's baseline (Donahue et al.
  * 2017, arXiv:1605.09782, Sec. 4: E trained to recover z from G(z)), the
  * z-side cycle consistency of ALICE (Li et al. 2017, arXiv:1709.01215):
- * mean over the batch and z's dimensions of (E(G(z)) − z)², with G's images
- * held fixed (only E learns from it). cfg.eLatentRegression weighs it in E's loss.
+ * mean over the batch and z's dimensions of (E(G(z)) − z)². cfg.eLatentRegression
+ * weighs it; G's images are held fixed (only E learns from it) unless
+ * cfg.latentRegressionG (then G also learns to make z recoverable, as InfoGAN).
  */
 export function latentRegression(zRecovered: tf.Tensor2D, z: tf.Tensor2D): tf.Scalar {
   return tf.mean(tf.squaredDifference(zRecovered, z)) as tf.Scalar;

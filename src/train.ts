@@ -109,7 +109,7 @@ export async function egStep(state: TrainState, x: tf.Tensor4D): Promise<Record<
       const fake = scoreFake(models, xG, z);
       const adversarial = lossEG(real, fake, terms, cfg.gJointWeight ?? 1);
       if (!(cfg.eLatentRegression > 0) || models.E === null) return adversarial;
-      const recovered = encodeGenerated(models, stopGradient(xG) as tf.Tensor4D);
+      const recovered = encodeGenerated(models, cfg.latentRegressionG ? xG : stopGradient(xG) as tf.Tensor4D);
       regression = tf.keep(latentRegression(recovered, z));
       return tf.add(adversarial, tf.mul(cfg.eLatentRegression, regression)) as tf.Scalar;
     }, trainable);

@@ -135,11 +135,11 @@ describe('switches that depart from the paper', () => {
     assert.throws(() => createTrainState({ ...SMALL, gJointWeight: 0, unary: 'none' }), /no loss term reaches G/);
   });
 
-  test('eLatentRegression: L_latent = mean (E(G(z)) − z)² in plain JS; only E learns from it (G\'s step unchanged)', async () => {
+  test('eLatentRegression: L_latent = mean (E(G(z)) − z)² in plain JS; only E learns from it (G\'s step unchanged) unless latentRegressionG', async () => {
     const cfg: Config = { ...SMALL, gCh: 4, gMults: [2, 2, 1], gAttention: 0, batchSize: B, eStochastic: false };
     const x = images(cfg, 8);
-    const after = async (weight: number) => {
-      const state = createTrainState({ ...cfg, eLatentRegression: weight });
+    const after = async (weight: number, throughG = false) => {
+      const state = createTrainState({ ...cfg, eLatentRegression: weight, latentRegressionG: throughG });
       // z of this step and E's mean on G(z), on an identical twin of the state (G in training mode, as the step runs
       // it: its spectral norms iterate; E with the batch's statistics)
       const twin = createTrainState(cfg);
@@ -164,6 +164,9 @@ describe('switches that depart from the paper', () => {
     assert.ok(Math.abs(regressed.logged.L_EG - plain.logged.L_EG) < 1e-4, 'L_EG is logged without the regression term');
     regressed.G.forEach((w, i) => assert.deepEqual(w, plain.G[i], `G weight ${i} moved differently`));
     assert.ok(regressed.E.some((w, i) => w.some((v, k) => v !== plain.E[i][k])), "E's step did not change");
+    const cycle = await after(2, true);  // latentRegressionG: G learns from it too
+    assert.ok(Math.abs(cycle.logged.L_latent - regressed.logged.L_latent) < 1e-6, 'the same regression value');
+    assert.ok(cycle.G.some((w, i) => w.some((v, k) => v !== plain.G[i][k])), "with latentRegressionG, G's step changed");
     x.dispose();
   });
 });
