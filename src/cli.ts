@@ -31,9 +31,10 @@ const DEFAULT_SWEEP_STEPS = 120;
 const USAGE = `Usage: bigbigan <command> [options]
 
 Commands:
-  train [--preset NAME] [--ablation NAME] [--steps N] [--out DIR] [--resume] [--set key=value ...] [--backend NAME]
+  train [--preset NAME] [--ablation NAME] [--steps N] [--out DIR] [--resume] [--minutes M] [--set key=value ...] [--backend NAME]
             train BigBiGAN; writes config.json, metrics.jsonl, sample and reconstruction
-            grids and checkpoints to DIR (default runs/<preset>-<ablation>-<time>)
+            grids and checkpoints to DIR (default runs/<preset>-<ablation>-<time>); --minutes M ends the
+            run early (pictures, checkpoint) once M minutes have passed, --resume continues it
   eval --run DIR|FILE [--checkpoint STEP] [--quick] [--images N] [--json] [--inception DIR] [--backend NAME]
             evaluate a run's newest checkpoint (or a checkpoint file): linear probe and k-NN on
             E's features beside random-init and pixel baselines, FID/IS of G_ema and raw G,
@@ -120,7 +121,7 @@ async function main(argv: string[]): Promise<void> {
   const options = {
     steps: { type: 'string' }, iters: { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' },
     backend: { type: 'string' }, preset: { type: 'string' }, ablation: { type: 'string' },
-    resume: { type: 'boolean' }, set: { type: 'string', multiple: true },
+    resume: { type: 'boolean' }, set: { type: 'string', multiple: true }, minutes: { type: 'string' },
     run: { type: 'string' }, quick: { type: 'boolean' }, inception: { type: 'string' }, checkpoint: { type: 'string' }, images: { type: 'string' },
     queue: { type: 'string' }, status: { type: 'boolean' }, wait: { type: 'boolean' }, concurrency: { type: 'string' },
     'stall-seconds': { type: 'string' }, grid: { type: 'string' }, seeds: { type: 'string' }, jobs: { type: 'string' }, rows: { type: 'string' },
@@ -139,8 +140,11 @@ async function main(argv: string[]): Promise<void> {
       const stamp = new Date().toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
       const out = (values.out as string | undefined) ?? path.join('runs', `${preset}-${ablation}-${stamp}`);
       if (force) await selectBackend({ force });
-      const r = await trainRun({ cfg, out, resume: values.resume === true });
+      const minutes = values.minutes === undefined ? undefined : Number(values.minutes);
+      if (minutes !== undefined && !(minutes > 0)) throw new UsageError(`Expected --minutes to be a number > 0, but got '${values.minutes}'`);
+      const r = await trainRun({ cfg, out, resume: values.resume === true, minutes });
       console.log(`step ${r.step}: L_D ${r.last.L_D?.toFixed(3)}, L_EG ${r.last.L_EG?.toFixed(3)}`);
+      if (r.stoppedEarly) console.log(`stopped at step ${r.step} of ${cfg.steps}: --minutes ${minutes} ran out (continue with --resume --out ${out})`);
       console.log(`samples: ${r.samples}\nreconstructions: ${r.reconstructions}\ncheckpoint: ${r.checkpoint}\nmetrics: ${path.join(out, 'metrics.jsonl')}`);
       if (cfg.evalEvery === 0) console.log(`evaluate it (linear probe, k-NN, FID/IS, reconstructions): npx bigbigan eval --run ${out} --quick`);
       return;

@@ -35,6 +35,12 @@ export interface RunOptions {
   quiet?: boolean;
   /** Use this dataset instead of loading cfg.dataset (tests, notebooks). */
   dataset?: Dataset;
+  /**
+   * Stop after the step during which this many minutes of training have passed (a run that must fit a
+   * time budget, e.g. npm start): the run ends there as at its last step (pictures, checkpoint,
+   * evaluation) and `--resume` continues it towards cfg.steps.
+   */
+  minutes?: number;
   /** Called after every E/G step (sweeps report progress with it). */
   onStep?: (step: number, total: number) => void;
   /** How the evaluations every cfg.evalEvery steps run (defaults: eval/evaluate.ts QUICK_EVAL, a 1500-step cached feature net). */
@@ -49,6 +55,8 @@ export interface RunResult {
   samples: string;
   reconstructions: string;
   checkpoint: string;
+  /** The run stopped before cfg.steps because its `minutes` ran out. */
+  stoppedEarly: boolean;
 }
 
 /** What a checkpoint stores besides tensors. */
@@ -242,6 +250,8 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
 
   const progress = opts.quiet ? null : new Progress(cfg.steps, 'train');
   const start = Date.now(), firstStep = state.step;
+  if (opts.minutes !== undefined && !(opts.minutes > 0)) throw new Error(`Expected minutes > 0, but got ${opts.minutes}`);
+  const timeUp = () => opts.minutes !== undefined && Date.now() - start >= opts.minutes * 60_000;
   let last: Record<string, number> = {};
   let checkpoint = latest?.file ?? '';
   let pictures = { samples: '', reconstructions: '' };
@@ -250,7 +260,7 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
   let lineTime = Date.now();  // step_s: wall time since the previous line (the previous step's pictures and checkpoint included, evaluations not)
   try {
     if (state.step === 0) await diagnose();  // the starting point of the curves
-    while (state.step < cfg.steps) {
+    while (state.step < cfg.steps && (state.step === firstStep || !timeUp())) {  // at least one step
       const metrics: Record<string, number> = {};
       for (let k = 0; k < cfg.dSteps; k++) {
         const { x } = batches.next();
@@ -272,7 +282,7 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
       lineTime = now;
       progress?.update(state.step, { L_D: metrics.L_D, L_EG: metrics.L_EG, 'img/s': imgPerSec });
       opts.onStep?.(state.step, cfg.steps);
-      const end = state.step === cfg.steps;
+      const end = state.step === cfg.steps || timeUp();
       if (end || state.step % cfg.sampleEvery === 0) pictures = await writePictures(state, out, fixedZ, fixedX);
       if (end || state.step % cfg.checkpointEvery === 0) checkpoint = await save();
       if (cfg.diagEvery > 0 && (end || state.step % cfg.diagEvery === 0)) await diagnose();
@@ -296,5 +306,5 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
     tf.dispose([fixedZ, ...(fixedX ? [fixedX] : []), ...(diagnosis ? [diagnosis.x, diagnosis.z] : [])]);
     disposeTrainState(state);
   }
-  return { out, step: state.step, last, ...pictures, checkpoint };
+  return { out, step: state.step, last, ...pictures, checkpoint, stoppedEarly: state.step < cfg.steps };
 }

@@ -10,7 +10,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
-import { Config, DEFAULT_CONFIG } from '../src/config';
+import { Config, DEFAULT_CONFIG, PAPER_OBJECTIVE } from '../src/config';
 import { lossEG, lossTerms, Scores } from '../src/losses';
 import { D, F, H } from '../src/model/discriminator';
 import { E } from '../src/model/encoder';
@@ -21,7 +21,7 @@ import { G } from '../src/model/generator';
 import { createTrainState, disposeTrainState, egStep } from '../src/train';
 
 const SMALL: Config = {
-  ...DEFAULT_CONFIG, zDim: 6, eCh: 4, eMlp: 16, dCh: 8, dMults: [1, 2], dAttention: 0, dMlp: 16, resolution: 16, eResolution: 16,
+  ...DEFAULT_CONFIG, ...PAPER_OBJECTIVE, zDim: 6, eCh: 4, eMlp: 16, dCh: 8, dMults: [1, 2], dAttention: 0, dMlp: 16, resolution: 16, eResolution: 16,
 };
 const B = 6;
 

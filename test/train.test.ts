@@ -83,6 +83,17 @@ describe('trainer', () => {
     assert.deepEqual(stepsOf('diag'), [0, 2, 4], 'the encoder diagnostics: at the start and at the end of each part, once each');
   });
 
+  test('--minutes: a run whose time runs out ends at that step (pictures, checkpoint) and resumes towards its steps', async () => {
+    const out = tmp();
+    const first = await trainRun({ cfg: tiny({ steps: 6 }), out, quiet: true, dataset: mnist, minutes: 1e-6 });
+    assert.equal(first.step, 1, 'one step, then the time was up');
+    assert.ok(first.stoppedEarly);
+    for (const f of ['samples-00000001.png', 'recon-00000001.png', 'ckpt-00000001.bin']) assert.ok(fs.existsSync(path.join(out, f)), f);
+    const rest = await trainRun({ cfg: tiny({ steps: 6 }), out, quiet: true, dataset: mnist, resume: true });
+    assert.deepEqual([rest.step, rest.stoppedEarly], [6, false]);
+    await assert.rejects(trainRun({ cfg: tiny(), out: tmp(), quiet: true, dataset: mnist, minutes: 0 }), /Expected minutes > 0, but got 0/);
+  });
+
   test('a non-finite loss stops the run with a clear message and keeps the last good checkpoint', async () => {
     const out = tmp();
     const cfg = tiny({ steps: 50, checkpointEvery: 1, lrG: 1e30 });  // E and G weights explode after one step
