@@ -192,7 +192,7 @@ export const DEFAULT_CONFIG: Config = {
   latentRegressionG: false,
   noEncoder: false,
   batchSize: 32,
-  steps: 400,
+  steps: 1000,
   dSteps: 1,
   lrG: 2e-4,
   lrD: 2e-4,

@@ -33,6 +33,13 @@ export function lossTerms(cfg: Pick<Config, 'unary' | 'noEncoder'>): Terms {
   return { x: cfg.unary === 'both' || cfg.unary === 'x', z: cfg.unary === 'both' || cfg.unary === 'z', xz: true };
 }
 
+/** Throws unless some loss term reaches G: with gJointWeight 0, G learns from s_x alone. */
+export function checkLossConfig(cfg: Pick<Config, 'unary' | 'noEncoder' | 'gJointWeight'>): void {
+  if (cfg.gJointWeight === 0 && !cfg.noEncoder && !lossTerms(cfg).x) {
+    throw new Error(`Expected gJointWeight > 0 or a unary term on x: with gJointWeight 0 and unary '${cfg.unary}' no loss term reaches G`);
+  }
+}
+
 /** h(t) = max(0, 1 - t). */
 export function hinge(t: tf.Tensor): tf.Tensor {
   return tf.relu(tf.sub(1, t));

@@ -57,6 +57,9 @@ export const PRESETS: Record<string, Preset> = {
   },
 };
 
+/** For rows without s_x: the paper's joint score J (dJoint 'pairing' sees no realness) and G's full weight of it. */
+const JOINT_CARRIES_G: Partial<Config> = { dJoint: 'mlp', gJointWeight: 1 };
+
 /** A Table-1 row of the paper mapped to small scale (a delta on the preset). */
 export interface Ablation {
   about: string;
@@ -76,8 +79,9 @@ export const ABLATIONS: Record<string, Ablation> = {
   'deterministic-e': { about: 'E outputs mu only', delta: { eStochastic: false }, paper: 'classification clearly worse' },
   'uniform-pz': { about: 'P_z = U(-1, 1)', delta: { latent: 'uniform' }, paper: 'similar (slightly worse)' },
   'x-unary-only': { about: 'losses keep s_x and s_xz', delta: { unary: 'x' }, paper: 'IS/FID about as good as Base; classification slightly worse' },
-  'z-unary-only': { about: 'losses keep s_z and s_xz', delta: { unary: 'z' }, paper: 'IS/FID much worse (the x unary term matters most)' },
-  'no-unaries': { about: 'losses keep s_xz only (BiGAN)', delta: { unary: 'none' }, paper: 'IS/FID much worse' },
+  // Without s_x, G learns only through s_xz: these rows use the paper's J (which sees x's realness) and G's full share of it.
+  'z-unary-only': { about: 'losses keep s_z and s_xz', delta: { unary: 'z', ...JOINT_CARRIES_G }, paper: 'IS/FID much worse (the x unary term matters most)' },
+  'no-unaries': { about: 'losses keep s_xz only (BiGAN)', delta: { unary: 'none', ...JOINT_CARRIES_G }, paper: 'IS/FID much worse' },
   'small-e': { about: "E at half the preset's channel unit (eCh / 2)", delta: {}, halve: ['eCh'], paper: 'classification worse' },
   'small-g': { about: "G at half the preset's channel unit (gCh / 2; the paper: 32 vs 96)", delta: {}, halve: ['gCh'], paper: 'IS/FID and classification worse' },
   'no-e': { about: 'no encoder: a plain BigGAN (D = F and s_x)', delta: { noEncoder: true }, paper: 'generation about as Base; no representation' },

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Config } from './config';
-import { latentRegression, lossD, lossEG, lossTerms, Scores, stopGradient } from './losses';
+import { checkLossConfig, latentRegression, lossD, lossEG, lossTerms, Scores, stopGradient } from './losses';
 import { createModels, ctxOf, emaPairs, encode, encodeGenerated, Models, sampleLatent, scoreFake, scoreReal } from './model/bigbigan';
 import { G } from './model/generator';
 import { Adam, updateEma } from './optim';
@@ -28,9 +28,7 @@ export interface TrainState {
 }
 
 export function createTrainState(cfg: Config): TrainState {
-  if (cfg.gJointWeight === 0 && !cfg.noEncoder && !lossTerms(cfg).x) {
-    throw new Error(`Expected gJointWeight > 0 or a unary term on x: with gJointWeight 0 and unary '${cfg.unary}' no loss term reaches G`);
-  }
+  checkLossConfig(cfg);
   const models = createModels(cfg);
   return {
     models,

@@ -5,6 +5,7 @@ import { DEFAULT_CONFIG } from '../src/config';
 import { ABLATIONS, PRESETS, resolveConfig } from '../src/presets';
 import { selectBackend } from '../src/backend';
 import { countParameters } from '../src/model/bigbigan';
+import { checkLossConfig } from '../src/losses';
 
 test('preset -> ablation -> settings, in that order', () => {
   const cfg = resolveConfig('bench32', 'deterministic-e', ['batchSize=8', 'latent=uniform', 'gMults=2,2,1,1', 'augmentFlip=true']);
@@ -43,6 +44,7 @@ test('every ablation row builds its networks on every trained preset (G, E and D
     for (const row of Object.keys(ABLATIONS)) {
       const cfg = resolveConfig(preset, row);
       assert.doesNotThrow(() => countParameters({ ...cfg, init: 'normal' }), `${preset}/${row} does not build`);
+      assert.doesNotThrow(() => checkLossConfig(cfg), `${preset}/${row}: no loss term reaches G`);
     }
   }
 });
