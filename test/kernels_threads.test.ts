@@ -47,17 +47,49 @@ function runChild(script: string) {
   return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
 }
 
+/** The JSON a child printed last; a child that printed nothing (a pending start, Node exiting 0) is named as such. */
+function lastJson(r: ReturnType<typeof runChild>, what: string) {
+  assert.equal(r.code, 0, `Expected ${what} to succeed, but it failed: ${r.err}`);
+  assert.notEqual(r.out, '', `Expected ${what} to print its result, but it exited 0 having printed nothing (stderr: ${r.err})`);
+  return JSON.parse(r.out.split('\n').pop() as string);
+}
+
+/**
+ * A script that starts wasm with 2 threads while a rewrite of an existing
+ * worker.js leaves the file empty for 100 ms (as a slow disk or a loaded
+ * machine can), then runs one matMul. Emscripten asks for the worker's URL
+ * once per pool worker while earlier workers already read the file: a worker
+ * that read it empty exited 0, the pool never finished loading, and Node,
+ * with nothing left to wait on, exited 0 mid-start (issue 16, item 10).
+ */
+const SLOW_REWRITE = `
+const fs = require('fs');
+const write = fs.writeFileSync;
+fs.writeFileSync = function (file, data, ...rest) {
+  if (typeof file === 'string' && file.endsWith('worker.js') && fs.existsSync(file)) {
+    write.call(fs, file, '');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+  }
+  return write.call(fs, file, data, ...rest);
+};
+const tf = require('@tensorflow/tfjs');
+require(${JSON.stringify(path.join(DIST, 'kernels', 'wasm_threads'))}).startWasmThreads(2).then((threads) => {
+  const y = tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5], [6]]));
+  console.log(JSON.stringify({ threads, y: Array.from(y.dataSync()) }));
+}).catch((e) => { console.error(e.message); process.exit(1); });
+`;
+
 describe('wasm backend with threads', () => {
   test('two threads start and train bit for bit as one thread does', () => {
-    const results = [1, 2].map((threads) => {
-      const r = runChild(childScript(threads));
-      assert.equal(r.code, 0, `Expected the ${threads}-thread run to succeed, but it failed: ${r.err}`);
-      return JSON.parse(r.out.split('\n').pop() as string);
-    });
+    const results = [1, 2].map((threads) => lastJson(runChild(childScript(threads)), `the ${threads}-thread run`));
     assert.deepEqual(results.map((r) => r.threads), [1, 2]);
     for (const l of results[0].losses) assert.ok(Number.isFinite(l), `Expected finite losses, but got ${results[0].losses}`);
     assert.deepEqual(results[1].losses, results[0].losses);
     assert.equal(results[1].hash, results[0].hash, 'Expected the same weights and gradients bit for bit with 2 threads');
+  });
+
+  test('the thread pool starts even when a worker script is slow to rewrite (no worker reads it half-written)', () => {
+    assert.deepEqual(lastJson(runChild(SLOW_REWRITE), 'the start under a slow rewrite'), { threads: 2, y: [17, 39] });
   });
 
   test('a bad thread count, or a backend already running with another count, is refused', () => {

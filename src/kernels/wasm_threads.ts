@@ -72,10 +72,14 @@ async function withThreadShims<T>(dir: string, cores: number, init: () => Promis
       if (text.startsWith(FACTORY_START)) fs.writeFileSync(factory, FACTORY_PRELUDE + text);
     }
   };
+  let workerWritten = false;
   URL.createObjectURL = (blob: Blob) => {
     const text = texts.get(blob);
     if (text === undefined || !text.includes(WORKER_LOADS_FACTORY)) return createObjectURL(blob);
-    fs.writeFileSync(worker, text.replace(WORKER_LOADS_FACTORY, `importScripts(${JSON.stringify(factory)});`));
+    // Asked once per pool worker (8) while earlier workers already read the file: a rewrite (truncate, then
+    // write) let one read it empty and exit 0, so the pool never finished loading and Node exited mid-start.
+    if (!workerWritten) fs.writeFileSync(worker, text.replace(WORKER_LOADS_FACTORY, `importScripts(${JSON.stringify(factory)});`));
+    workerWritten = true;
     return worker;
   };
   const one = cpus()[0];
