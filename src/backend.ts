@@ -28,6 +28,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerWasmConvGradients } from './kernels/wasm_conv2d_grads';
 import { startWasmThreads, wasmThreads } from './kernels/wasm_threads';
 import { registerNativeKernels } from './kernels/native_dnnl';
+import { registerCpuResizeGrad } from './kernels/cpu_resize_grad';
 
 export const BACKEND_CHOICES = ['node-gpu', 'node', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendChoice = typeof BACKEND_CHOICES[number];
@@ -285,7 +286,12 @@ async function tryWasm(): Promise<string | null> {
 /** Whether the wasm backend runs its convolutions on the native oneDNN kernels, and why not. */
 let native: ReturnType<typeof registerNativeKernels> | null = null;
 
+// tfjs-cpu's ResizeNearestNeighborGrad is wrong for batch > 1: replaced on import, so `--backend cpu` and the
+// tests that take cpu as their reference (tf.setBackend('cpu') without selectBackend) get the right gradient.
+registerCpuResizeGrad();
+
 async function tryCpu(): Promise<string | null> {
+  registerCpuResizeGrad();
   return (await tf.setBackend('cpu')) && tf.getBackend() === 'cpu' ? null : 'the cpu backend did not start';
 }
 
