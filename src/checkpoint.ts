@@ -3,15 +3,22 @@
  * `ckpt-<step>.bin`, written to a temporary name, flushed and renamed, so a
  * file with the final name is always complete; the newest K are kept.
  *
- * Layout: the 8 bytes "BBGCKPT1", a uint32 (little-endian) header length, a
- * JSON header { meta, tensors: [{ name, shape, offset }] }, then the float32
- * data of every tensor (offsets in bytes from the start of the data).
+ * Layout (version 2): the 8 bytes "BBGCKPT2", a uint32 (little-endian) header
+ * length, a JSON header { meta, tensors: [{ name, shape, offset }] }, the
+ * float32 data of every tensor (offsets in bytes from the start of the data),
+ * then the SHA-256 of everything before it (32 bytes): a file changed or
+ * partly overwritten after it was written is refused, naming the file.
+ * Version 1 files ("BBGCKPT1", no checksum) are still read.
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { faultPoint } from './faults';
+import { fileError, writeFileAtomic } from './fs_safe';
 
-const MAGIC = 'BBGCKPT1';
+const MAGIC = 'BBGCKPT2', MAGIC_V1 = 'BBGCKPT1';
+const DIGEST_BYTES = 32;
 const NAME = /^ckpt-(\d+)\.bin$/;
 
 export interface CheckpointEntry {
@@ -46,6 +53,7 @@ const READ_GROUP_BYTES = 64 << 20;
  * tensors at a time; the caller must not change them or `meta` until the promise settles.
  */
 export async function saveCheckpoint<Meta>(dir: string, step: number, meta: Meta, tensors: Array<[string, tf.Tensor]>, keep: number): Promise<string> {
+  if (!Number.isInteger(keep) || keep < 1) throw new Error(`Expected to keep a whole number ≥ 1 of checkpoints, but got ${keep}`);
   for (const [name, t] of tensors) {
     if (t.dtype !== 'float32') throw new Error(`Expected float32 tensors in a checkpoint, but ${name} is ${t.dtype}`);
   }
@@ -67,26 +75,60 @@ export async function saveCheckpoint<Meta>(dir: string, step: number, meta: Meta
   const header = Buffer.from(JSON.stringify({ meta, tensors: entries }));
   const length = Buffer.alloc(4);
   length.writeUInt32LE(header.length);
+  const parts = [Buffer.from(MAGIC), length, header, ...chunks];
+  const hash = crypto.createHash('sha256');
+  for (const part of parts) hash.update(part);
   const file = checkpointFile(dir, step);
-  const tmp = `${file}.tmp`;
-  fs.mkdirSync(dir, { recursive: true });
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    for (const part of [Buffer.from(MAGIC), length, header, ...chunks]) fs.writeSync(fd, part);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  for (const old of listCheckpoints(dir).slice(0, -keep)) fs.rmSync(old);
+  writeFileAtomic(file, [...parts, hash.digest()],
+                  { midway: () => faultPoint('checkpoint-write'), beforeRename: () => faultPoint('checkpoint-rename') });
+  pruneCheckpoints(dir, step, keep);
   return file;
 }
 
-/** Reads a checkpoint file; a damaged one gives one clear error naming it. */
+/** Removes all but the newest `keep` checkpoints up to `step` (never one after it, never the one of `step`). */
+function pruneCheckpoints(dir: string, step: number, keep: number): void {
+  const upTo = listCheckpoints(dir).filter((f) => checkpointStep(f) <= step);
+  for (const old of upTo.slice(0, Math.max(0, upTo.length - keep))) {
+    try {
+      fs.rmSync(old);
+    } catch (e) {
+      throw fileError('remove the old checkpoint', old, e);
+    }
+  }
+}
+
+/** The step in a checkpoint file's name. */
+export function checkpointStep(file: string): number {
+  return Number(NAME.exec(path.basename(file))?.[1] ?? NaN);
+}
+
+/** A checkpoint file that cannot be used: cut short, changed after it was written, or not a checkpoint. */
+export class DamagedCheckpointError extends Error {
+  constructor(readonly file: string, what: string) {
+    super(`Checkpoint ${file} is damaged: ${what}`);
+    this.name = 'DamagedCheckpointError';
+  }
+}
+
+/** Reads a checkpoint file; a damaged one gives one clear error naming it (DamagedCheckpointError). */
 export function loadCheckpoint<Meta>(file: string): Checkpoint<Meta> {
-  const bytes = fs.readFileSync(file);
-  const bad = (what: string) => new Error(`Checkpoint ${file} is damaged: ${what}`);
-  if (bytes.length < 12 || bytes.subarray(0, 8).toString() !== MAGIC) throw bad(`expected it to start with ${MAGIC}`);
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    throw fileError('read the checkpoint', file, e);
+  }
+  const bad = (what: string) => new DamagedCheckpointError(file, what);
+  const magic = bytes.subarray(0, 8).toString('latin1');
+  if (bytes.length < 12 || (magic !== MAGIC && magic !== MAGIC_V1)) throw bad(`expected it to start with ${MAGIC}`);
+  if (magic === MAGIC) {
+    if (bytes.length < 12 + DIGEST_BYTES) throw bad(`expected at least ${12 + DIGEST_BYTES} bytes, but it has ${bytes.length}`);
+    const body = bytes.subarray(0, bytes.length - DIGEST_BYTES);
+    if (!crypto.createHash('sha256').update(body).digest().equals(bytes.subarray(body.length))) {
+      throw bad(`its SHA-256 checksum does not match its ${bytes.length} bytes (cut short, or changed after it was written)`);
+    }
+    bytes = body;
+  }
   const headerLength = bytes.readUInt32LE(8);
   if (12 + headerLength > bytes.length) throw bad(`expected a ${headerLength}-byte header, but the file has ${bytes.length} bytes`);
   let header: { meta: Meta; tensors: CheckpointEntry[] };
@@ -111,4 +153,21 @@ export function loadCheckpoint<Meta>(file: string): Checkpoint<Meta> {
 export function loadLatestCheckpoint<Meta>(dir: string): Checkpoint<Meta> | null {
   const files = listCheckpoints(dir);
   return files.length === 0 ? null : loadCheckpoint<Meta>(files[files.length - 1]);
+}
+
+/**
+ * The newest checkpoint of `dir` that reads back intact, and the newer ones
+ * that did not (each with its error); `ckpt` is null when none is intact.
+ */
+export function loadNewestIntact<Meta>(dir: string): { ckpt: Checkpoint<Meta> | null; damaged: DamagedCheckpointError[] } {
+  const damaged: DamagedCheckpointError[] = [];
+  for (const file of listCheckpoints(dir).reverse()) {
+    try {
+      return { ckpt: loadCheckpoint<Meta>(file), damaged };
+    } catch (e) {
+      if (!(e instanceof DamagedCheckpointError)) throw e;
+      damaged.push(e);
+    }
+  }
+  return { ckpt: null, damaged };
 }

@@ -12,7 +12,8 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { listCheckpoints } from '../checkpoint';
-import { Config, DEFAULT_CONFIG } from '../config';
+import { Config } from '../config';
+import { checkOverrides, validateConfig } from '../config_check';
 import { Dataset, loadDataset } from '../data';
 import type { EvalSettings } from '../eval/evaluate';
 import { ABLATIONS, resolveConfig } from '../presets';
@@ -40,16 +41,11 @@ export interface RunSpec {
 /** Keys that may change between a run and its resumption (src/run.ts): left out of the folder name's hash. */
 const RESUMABLE_KEYS: Array<keyof Config> = ['steps', 'sampleEvery', 'checkpointEvery', 'keepCheckpoints', 'evalEvery', 'diagEvery', 'inceptionPath'];
 
-/** preset → ablation → overrides → steps/seed, each override key and its type checked. */
+/** preset → ablation → overrides → steps/seed, validated as the CLI validates --set (config_check.ts). */
 export function runConfig(spec: RunSpec): Config {
   const base = resolveConfig(spec.preset, spec.ablation ?? 'base');
-  for (const [k, v] of Object.entries(spec.overrides ?? {})) {
-    if (!(k in DEFAULT_CONFIG)) throw new Error(`Expected a config key (${Object.keys(DEFAULT_CONFIG).join(', ')}), but got '${k}'`);
-    const want = DEFAULT_CONFIG[k as keyof Config];
-    const ok = Array.isArray(want) ? Array.isArray(v) : typeof v === typeof want;
-    if (!ok) throw new Error(`Expected ${Array.isArray(want) ? 'an array' : typeof want} for config key '${k}', but got ${JSON.stringify(v)}`);
-  }
-  return { ...base, ...spec.overrides, steps: spec.steps, ...(spec.seed !== undefined ? { seed: spec.seed } : {}) };
+  checkOverrides(spec.overrides ?? {});
+  return validateConfig({ ...base, ...spec.overrides, steps: spec.steps, ...(spec.seed !== undefined ? { seed: spec.seed } : {}) });
 }
 
 /** The folder of a spec's run under `root`: `<preset>-<ablation>-s<seed>-<hash of the config and data>`. */
