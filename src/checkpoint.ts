@@ -3,12 +3,14 @@
  * `ckpt-<step>.bin`, written to a temporary name, flushed and renamed, so a
  * file with the final name is always complete; the newest K are kept.
  *
- * Layout (version 2): the 8 bytes "BBGCKPT2", a uint32 (little-endian) header
- * length, a JSON header { meta, tensors: [{ name, shape, offset }] }, the
- * float32 data of every tensor (offsets in bytes from the start of the data),
- * then the SHA-256 of everything before it (32 bytes): a file changed or
- * partly overwritten after it was written is refused, naming the file.
- * Version 1 files ("BBGCKPT1", no checksum) are still read.
+ * Layout: the 8 bytes "BBGCKPT1", a uint32 (little-endian) header length, a
+ * JSON header { meta, tensors: [{ name, shape, offset }], dataBytes, checksum },
+ * the float32 data of every tensor (offsets in bytes from the start of the
+ * data), then the SHA-256 of everything before it (32 bytes). `checksum:
+ * 'sha256'` says that trailer is there: a file cut short or changed after it
+ * was written is refused, naming the file. Files written before the checksum
+ * (no `checksum` key) still load, unverified; and a reader that predates it
+ * loads the new files too (it ignores unknown header keys and trailing bytes).
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -17,7 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { faultPoint } from './faults';
 import { fileError, writeFileAtomic } from './fs_safe';
 
-const MAGIC = 'BBGCKPT2', MAGIC_V1 = 'BBGCKPT1';
+const MAGIC = 'BBGCKPT1';
 const DIGEST_BYTES = 32;
 const NAME = /^ckpt-(\d+)\.bin$/;
 
@@ -72,7 +74,7 @@ export async function saveCheckpoint<Meta>(dir: string, step: number, meta: Meta
     });
     start = end;
   }
-  const header = Buffer.from(JSON.stringify({ meta, tensors: entries }));
+  const header = Buffer.from(JSON.stringify({ meta, tensors: entries, dataBytes: offset, checksum: 'sha256' }));
   const length = Buffer.alloc(4);
   length.writeUInt32LE(header.length);
   const parts = [Buffer.from(MAGIC), length, header, ...chunks];
@@ -81,25 +83,14 @@ export async function saveCheckpoint<Meta>(dir: string, step: number, meta: Meta
   const file = checkpointFile(dir, step);
   writeFileAtomic(file, [...parts, hash.digest()],
                   { midway: () => faultPoint('checkpoint-write'), beforeRename: () => faultPoint('checkpoint-rename') });
-  pruneCheckpoints(dir, step, keep);
-  return file;
-}
-
-/** Removes all but the newest `keep` checkpoints up to `step` (never one after it, never the one of `step`). */
-function pruneCheckpoints(dir: string, step: number, keep: number): void {
-  const upTo = listCheckpoints(dir).filter((f) => checkpointStep(f) <= step);
-  for (const old of upTo.slice(0, Math.max(0, upTo.length - keep))) {
+  for (const old of listCheckpoints(dir).slice(0, -keep)) {
     try {
       fs.rmSync(old);
     } catch (e) {
       throw fileError('remove the old checkpoint', old, e);
     }
   }
-}
-
-/** The step in a checkpoint file's name. */
-export function checkpointStep(file: string): number {
-  return Number(NAME.exec(path.basename(file))?.[1] ?? NaN);
+  return file;
 }
 
 /** A checkpoint file that cannot be used: cut short, changed after it was written, or not a checkpoint. */
@@ -119,25 +110,25 @@ export function loadCheckpoint<Meta>(file: string): Checkpoint<Meta> {
     throw fileError('read the checkpoint', file, e);
   }
   const bad = (what: string) => new DamagedCheckpointError(file, what);
-  const magic = bytes.subarray(0, 8).toString('latin1');
-  if (bytes.length < 12 || (magic !== MAGIC && magic !== MAGIC_V1)) throw bad(`expected it to start with ${MAGIC}`);
-  if (magic === MAGIC) {
-    if (bytes.length < 12 + DIGEST_BYTES) throw bad(`expected at least ${12 + DIGEST_BYTES} bytes, but it has ${bytes.length}`);
-    const body = bytes.subarray(0, bytes.length - DIGEST_BYTES);
-    if (!crypto.createHash('sha256').update(body).digest().equals(bytes.subarray(body.length))) {
-      throw bad(`its SHA-256 checksum does not match its ${bytes.length} bytes (cut short, or changed after it was written)`);
-    }
-    bytes = body;
-  }
+  if (bytes.length < 12 || bytes.subarray(0, 8).toString('latin1') !== MAGIC) throw bad(`expected it to start with ${MAGIC}`);
   const headerLength = bytes.readUInt32LE(8);
   if (12 + headerLength > bytes.length) throw bad(`expected a ${headerLength}-byte header, but the file has ${bytes.length} bytes`);
-  let header: { meta: Meta; tensors: CheckpointEntry[] };
+  let header: { meta: Meta; tensors: CheckpointEntry[]; dataBytes?: number; checksum?: string };
   try {
     header = JSON.parse(bytes.subarray(12, 12 + headerLength).toString());
   } catch (e) {
     throw bad(`its header is not JSON (${(e as Error).message})`);
   }
-  const data = bytes.subarray(12 + headerLength);
+  let data = bytes.subarray(12 + headerLength);
+  if (header.checksum !== undefined) {  // absent in files written before the checksum: read unverified
+    const expected = 12 + headerLength + (header.dataBytes ?? NaN) + DIGEST_BYTES;
+    if (bytes.length !== expected) throw bad(`expected ${expected} bytes, but it has ${bytes.length} (cut short or extended)`);
+    const body = bytes.subarray(0, expected - DIGEST_BYTES);
+    if (!crypto.createHash('sha256').update(body).digest().equals(bytes.subarray(body.length))) {
+      throw bad('its SHA-256 checksum does not match its content (changed after it was written)');
+    }
+    data = data.subarray(0, header.dataBytes);
+  }
   const values = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const t of header.tensors) {
     const size = t.shape.reduce((a, b) => a * b, 1);
