@@ -89,6 +89,14 @@ export function checkOverrides(delta: Record<string, unknown>): void {
   for (const [k, v] of Object.entries(delta)) checkValue(k, v);
 }
 
+/** SAGAN's attention takes C/8 channels for queries and keys: its block needs a multiple of 8 (layers.ts selfAttention). */
+function checkAttentionWidth(net: 'g' | 'd', side: number, ch: number, mult: number): void {
+  if ((ch * mult) % 8 !== 0) {
+    throw new Error(`Expected ${net}Ch·${net}Mults at the ${net}Attention block (side ${side}) to be a multiple of 8 channels, ` +
+                    `but got ${ch}·${mult} = ${ch * mult} (set ${net}Attention=0 for none)`);
+  }
+}
+
 /** The checks between keys; each throws one "Expected …, but got …" sentence. */
 function checkConsistency(cfg: Config): void {
   const grey = cfg.dataset === 'mnist' || cfg.dataset === 'fashion';
@@ -103,6 +111,9 @@ function checkConsistency(cfg: Config): void {
   if (cfg.dAttention !== 0 && !sides.includes(cfg.dAttention)) {
     throw new Error(`Expected dAttention to be 0 or a block resolution of F (${sides.join(', ')}), but got ${cfg.dAttention}`);
   }
+  // G's block i ends at side 8·2^i with gCh·gMults[i+1] channels; F's block i at sides[i] with dCh·dMults[i].
+  if (cfg.gAttention !== 0) checkAttentionWidth('g', cfg.gAttention, cfg.gCh, cfg.gMults[Math.log2(cfg.gAttention / 8) + 1]);
+  if (cfg.dAttention !== 0) checkAttentionWidth('d', cfg.dAttention, cfg.dCh, cfg.dMults[sides.indexOf(cfg.dAttention)]);
   if (!cfg.noEncoder) checkEncoderConfig(cfg);
   checkLossConfig(cfg);
 }
