@@ -17,7 +17,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { faultPoint } from './faults';
-import { fileError, writeFileAtomic } from './fs_safe';
+import { ensureFolder, fileError, writeFileAtomic } from './fs_safe';
 
 const MAGIC = 'BBGCKPT1';
 const DIGEST_BYTES = 32;
@@ -81,6 +81,7 @@ export async function saveCheckpoint<Meta>(dir: string, step: number, meta: Meta
   const hash = crypto.createHash('sha256');
   for (const part of parts) hash.update(part);
   const file = checkpointFile(dir, step);
+  ensureFolder(dir, 'the checkpoint folder');
   writeFileAtomic(file, [...parts, hash.digest()],
                   { midway: () => faultPoint('checkpoint-write'), beforeRename: () => faultPoint('checkpoint-rename') });
   for (const old of listCheckpoints(dir).slice(0, -keep)) {

@@ -42,11 +42,19 @@ export function guarded<T>(action: string, file: string, f: () => T): T {
   }
 }
 
-/** The temporary name a file is written under before it is renamed into place. */
-export const tmpName = (file: string) => `${file}.tmp`;
+/** The temporary name a file is written under before it is renamed into place (per process: two writers never share one). */
+const tmpName = (file: string) => `${file}.tmp-${process.pid}`;
+const TEMPORARY = /\.tmp-\d+$/;
+
+/** Removes the temporary files that interrupted writers left in `dir` (call it holding the folder's lock); returns their paths. */
+export function removeTemporaryFiles(dir: string): string[] {
+  const names = guarded('list', dir, () => fs.readdirSync(dir)).filter((n) => TEMPORARY.test(n));
+  for (const name of names) guarded('remove', path.join(dir, name), () => fs.rmSync(path.join(dir, name), { force: true }));
+  return names.map((n) => path.join(dir, n));
+}
 
 /**
- * Writes `parts` to `file` atomically: into file.tmp, flushed, then renamed
+ * Writes `parts` to `file` atomically: into file.tmp-<pid>, flushed, then renamed
  * over `file` (and the folder flushed, so that the rename survives a power
  * cut). On failure the temporary file is removed and a FileError names `file`.
  */
@@ -59,7 +67,8 @@ export function writeFileAtomic(file: string, parts: Buffer | string | Array<Buf
     try {
       list.forEach((part, i) => {
         if (i === Math.ceil(list.length / 2)) hooks.midway?.();
-        fs.writeSync(fd, part as Buffer);
+        const bytes = Buffer.isBuffer(part) ? part : Buffer.from(part);
+        for (let done = 0; done < bytes.length;) done += fs.writeSync(fd, bytes, done);  // a write may take fewer bytes
       });
       fs.fsyncSync(fd);
     } finally {
@@ -104,23 +113,21 @@ export function pathKind(p: string): 'missing' | 'file' | 'folder' | NodeJS.Errn
 
 /**
  * Makes sure `dir` is a folder this process can write, creating it (and its
- * parents) if needed; returns whether it created it. One clear sentence otherwise:
- * a file in the way, a read-only file system, no permission.
+ * parents) if needed; returns the outermost folder it created (what to remove
+ * if nothing gets written), or null. One clear sentence otherwise: a file in
+ * the way, a read-only file system, no permission.
  */
-export function ensureFolder(dir: string, what: string): boolean {
+export function ensureFolder(dir: string, what: string): string | null {
   const kind = pathKind(dir);
   if (kind === 'file') throw new FileError(`Expected ${what} ${dir} to be a folder, but it is a file`, 'ENOTDIR');
   if (kind === 'folder') {
     guarded('write in', dir, () => fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK));
-    return false;
+    return null;
   }
-  if (kind !== 'missing') throw fileError('reach', dir, kind);
-  // Create the missing folders one by one from the deepest existing one, so that an error names the folder that failed.
+  if (kind !== 'missing') throw fileError(`reach ${what}`, dir, kind);
+  // One folder at a time (not mkdir's recursive mode, which reports ENOENT on a read-only file system).
   const missing: string[] = [];
   for (let d = path.resolve(dir); pathKind(d) === 'missing' && path.dirname(d) !== d; d = path.dirname(d)) missing.unshift(d);
-  const parent = path.dirname(missing[0] ?? path.resolve(dir));
-  const parentKind = pathKind(parent);
-  if (parentKind === 'file') throw new FileError(`Could not create ${what} ${dir}: ${parent} is a file, not a folder`, 'ENOTDIR');
   for (const d of missing) guarded(`create ${what}`, dir, () => fs.mkdirSync(d));
-  return true;
+  return missing[0] ?? null;
 }

@@ -1,20 +1,16 @@
 /**
- * One process at a time in a run folder (or a sweep folder): an exclusive
- * lock file, `<dir>/.lock`, holding its owner's pid, host, process start time
- * and a random token.
+ * One process at a time in a folder (a run, a sweep): `<dir>/.lock`, created
+ * exclusively (O_EXCL), holding its owner's pid, host, process start time and
+ * a random token.
  *
- * - Taken atomically: the owner's record is written to a private file and
- *   hard-linked to `.lock` (link fails if `.lock` exists), so a reader never
- *   sees a half-written lock; where hard links are not supported, an
- *   exclusive create (O_EXCL) is used instead.
- * - A dead owner does not block for ever (kill -9, a crash, a power cut): on
- *   the same host a lock whose process is gone (or whose pid now belongs to a
- *   process started at another time) is stale; from another host (shared
- *   storage) a lock is stale when its owner has not touched it for
- *   LOCK_STALE_MS. A stale lock is taken over, and the caller is told whose.
- * - The owner checks at every step that the lock is still its own
- *   (`refresh`, which also touches it), so that even a lost race stops the
- *   loser before it writes.
+ * A lock whose owner is gone does not block for ever (kill -9, a crash, a
+ * power cut): on the same host it is stale when its pid no longer runs, or
+ * now belongs to a process started at another time (pids are reused); from
+ * another host (shared storage, queue workers) when its owner has not touched
+ * it for LOCK_STALE_MS. A stale lock is moved aside and taken over, and the
+ * new owner is told whose it was. The owner checks at every step that the
+ * lock is still its own (`refresh`), so that the loser of a race between two
+ * takers stops before it writes anything more.
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -22,9 +18,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { fileError } from './fs_safe';
 
-/** A lock from another host not touched for this long is stale (its owner refreshes it at every step and every 30 s). */
+/** A lock from another host not touched for this long is stale (its owner touches it at every step and every TOUCH_MS). */
 export const LOCK_STALE_MS = 10 * 60_000;
 const TOUCH_MS = 30_000;
+/** An unreadable lock younger than this is being written (between its exclusive create and its write); older, it is stale. */
+const WRITING_MS = 2000;
 export const LOCK_NAME = '.lock';
 
 export interface LockOwner {
@@ -46,6 +44,16 @@ function procStart(pid: number): string | null {
   }
 }
 
+/** Whether a process with this pid runs here (EPERM: it does, under another user). */
+function pidRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
 function readOwner(file: string): LockOwner | null {
   try {
     const o = JSON.parse(fs.readFileSync(file, 'utf8')) as LockOwner;
@@ -55,26 +63,14 @@ function readOwner(file: string): LockOwner | null {
   }
 }
 
+const ageMs = (file: string) => Date.now() - (fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0);
+
 /** Whether the owner of a lock still runs (see the file comment). */
-export function ownerAlive(owner: LockOwner, file: string): boolean {
-  if (owner.host !== os.hostname()) {
-    const mtime = fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-    return Date.now() - mtime < LOCK_STALE_MS;
-  }
+function ownerAlive(owner: LockOwner, file: string): boolean {
+  if (owner.host !== os.hostname()) return ageMs(file) < LOCK_STALE_MS;
   if (!pidRuns(owner.pid)) return false;
-  return owner.procStart === null || procStart(owner.pid) === null || procStart(owner.pid) === owner.procStart;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Whether a process with this pid runs here (EPERM: it does, under another user). */
-function pidRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
+  const now = procStart(owner.pid);
+  return owner.procStart === null || now === null || now === owner.procStart;
 }
 
 const describeOwner = (o: LockOwner) => `process ${o.pid} on ${o.host} (since ${o.since})`;
@@ -86,6 +82,7 @@ export class FolderLock {
   constructor(readonly dir: string, readonly file: string, readonly owner: LockOwner,
               /** The stale lock this one replaced (its process had ended), if any. */
               readonly tookOver: LockOwner | null) {
+    // The heartbeat other hosts read, also while a long evaluation keeps the steps from touching it.
     this.timer = setInterval(() => { try { this.touch(); } catch { /* refresh() reports it */ } }, TOUCH_MS);
     this.timer.unref();
   }
@@ -95,7 +92,7 @@ export class FolderLock {
     fs.utimesSync(this.file, now, now);
   }
 
-  /** Throws unless this process still holds the lock; touches it (the heartbeat other hosts read). */
+  /** Throws unless this process still holds the lock; touches it. */
   refresh(): void {
     const now = readOwner(this.file);
     if (now === null || now.token !== this.owner.token) {
@@ -113,47 +110,54 @@ export class FolderLock {
   }
 }
 
-/** Hard-links a private file holding `owner` to `file`; false when `file` exists. */
-function tryCreate(file: string, owner: LockOwner): boolean {
-  const mine = `${file}.${owner.pid}-${owner.token.slice(0, 8)}`;
-  fs.writeFileSync(mine, JSON.stringify(owner) + '\n');
-  try {
-    fs.linkSync(mine, file);
-    return true;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return false;
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
-    try {  // no hard links here: an exclusive create
-      fs.writeFileSync(file, JSON.stringify(owner) + '\n', { flag: 'wx' });
-      return true;
-    } catch (e2) {
-      if ((e2 as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw e2;
-    }
-  } finally {
-    fs.rmSync(mine, { force: true });
-  }
-}
-
 /**
- * Moves a stale lock out of the way if it is still the one seen (`seen`); a
- * fresh lock moved by mistake (another process took over first) is put back.
+ * Moves a stale lock aside if it is still the one seen; a fresh lock moved by
+ * mistake (another process took over in between) is put back.
  */
 function breakStale(file: string, seen: LockOwner | null): void {
   const moved = `${file}.stale-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
   try {
     fs.renameSync(file, moved);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;  // another process moved it first
     throw e;
   }
   const got = readOwner(moved);
-  if (seen !== null && got !== null && got.token !== seen.token) {
+  if (got !== null && got.token !== seen?.token) {
     try { fs.linkSync(moved, file); } catch { /* a third process holds it now; refresh() stops one of us */ }
   }
   fs.rmSync(moved, { force: true });
 }
+
+/** Removes locks that a process killed inside breakStale left moved aside. */
+function removeMovedLocks(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    const pid = /^\.lock\.stale-(\d+)-[0-9a-f]+$/.exec(name)?.[1];
+    if (pid !== undefined && !pidRuns(Number(pid))) fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
+
+/** Creates `file` holding `owner` if it does not exist (false if it does); a lock whose write failed (a full disk) is removed. */
+function createLock(file: string, owner: LockOwner, dir: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'wx');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw fileError('lock', dir, e);
+  }
+  try {
+    fs.writeSync(fd, JSON.stringify(owner) + '\n');
+  } catch (e) {
+    fs.rmSync(file, { force: true });
+    throw fileError('lock', dir, e);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Takes the lock of `dir` (which must exist), waiting up to `waitMs` for a
@@ -169,17 +173,13 @@ export async function acquireLock(dir: string, opts: { what?: string; waitMs?: n
   const deadline = Date.now() + (opts.waitMs ?? 0);
   let tookOver: LockOwner | null = null;
   for (;;) {
-    let created: boolean;
-    try {
-      created = tryCreate(file, owner);
-    } catch (e) {
-      throw fileError('lock', dir, e);
+    if (createLock(file, owner, dir)) {
+      removeMovedLocks(dir);
+      return new FolderLock(dir, file, owner, tookOver);
     }
-    if (created) return new FolderLock(dir, file, owner, tookOver);
     const held = readOwner(file);
-    const age = Date.now() - (fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0);
-    if (held === null && age < 5000) {  // being written (the exclusive-create fallback): look again
-      await sleep(100);
+    if (held === null && ageMs(file) < WRITING_MS) {
+      await sleep(50);
       continue;
     }
     if (held === null || !ownerAlive(held, file)) {
@@ -192,14 +192,5 @@ export async function acquireLock(dir: string, opts: { what?: string; waitMs?: n
                       'one process at a time writes a folder; wait for that one to end, or stop it');
     }
     await sleep(250);
-  }
-}
-
-/** Removes what killed lock-takers left (their private files and moved stale locks) in `dir`. */
-export function removeLockLeftovers(dir: string): void {
-  for (const name of fs.readdirSync(dir)) {
-    const m = /^\.lock\.(?:stale-)?(\d+)-[0-9a-f]+$/.exec(name);
-    if (m === null || Number(m[1]) === process.pid) continue;
-    if (!pidRuns(Number(m[1]))) fs.rmSync(path.join(dir, name), { force: true });
   }
 }

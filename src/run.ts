@@ -213,7 +213,11 @@ async function createEvaluator(cfg: Config, dataset: Dataset, opts: RunOptions):
   return evaluator;
 }
 
-/** The dataset of a run as its config asks: image folders decoded at E's side (or G's, if larger) with cfg.channels. */
+/**
+ * The dataset of a run as its config asks (the trainer, the evaluation, the sweeps and the notebooks all
+ * load it here): image folders decoded at E's side (or G's, if larger) with cfg.channels; `limit` caps
+ * the examples read (quick runs).
+ */
 export async function loadRunDataset(cfg: Config, opts: { limit?: number } = {}): Promise<Dataset> {
   return loadDataset(cfg.dataset, {
     path: cfg.dataPath || undefined, seed: cfg.seed, resolution: Math.max(cfg.eResolution, cfg.resolution), channels: cfg.channels as 1 | 3,
@@ -241,20 +245,19 @@ function appendMetrics(file: string, row: object): void {
 /** Trains (or resumes) a run; see the file comment for what it writes, run_folder.ts for how a folder is opened. */
 export async function trainRun(opts: RunOptions): Promise<RunResult> {
   const cfg = validateConfig(opts.cfg);
-  const { out } = opts;
   if (opts.minutes !== undefined && !(opts.minutes > 0)) throw new Error(`Expected minutes > 0, but got ${opts.minutes}`);
-  await selectBackend({ quiet: opts.quiet });
+  const backend = await selectBackend({ quiet: opts.quiet });
   const log = opts.log ?? (opts.quiet ? () => undefined : (line: string) => process.stderr.write(`[bigbigan] ${line}\n`));
-  const opened = await openRunFolder<CheckpointMeta>({ out, cfg, resume: opts.resume === true, lock: opts.lock, differs: sameRun });
-  opened.notes.forEach(log);
-  const notes = [...opened.notes];
+  const opened = await openRunFolder<CheckpointMeta>({ out: opts.out, cfg, resume: opts.resume === true, lock: opts.lock, differs: sameRun });
+  const notes: string[] = [];
   const say = (line: string) => { notes.push(line); log(line); };
-  const configFile = path.join(out, 'config.json');
+  opened.notes.forEach(say);
   try {
-    const result = await trainOpened(opts, cfg, opened, say);
-    return { ...result, notes };
+    return { ...await trainOpened(opts, cfg, backend.tfBackend, opened, say), notes };
   } catch (e) {
-    if (opened.created && !fs.existsSync(configFile)) fs.rmSync(out, { recursive: true, force: true });  // nothing of the run was written
+    if (opened.created !== null && !fs.existsSync(path.join(opts.out, 'config.json'))) {
+      fs.rmSync(opened.created, { recursive: true, force: true });  // nothing of the run was written
+    }
     throw e;
   } finally {
     if (opened.ownLock) opened.lock.release();
@@ -262,10 +265,12 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
 }
 
 /** The training loop of trainRun in an opened (locked, prepared) folder. */
-async function trainOpened(opts: RunOptions, cfg: Config, opened: OpenedRun<CheckpointMeta>, say: (line: string) => void): Promise<Omit<RunResult, 'notes'>> {
+async function trainOpened(opts: RunOptions, cfg: Config, tfBackend: string, opened: OpenedRun<CheckpointMeta>,
+                           say: (line: string) => void): Promise<Omit<RunResult, 'notes'>> {
   const { out } = opts;
   const { latest, lock } = opened;
   const from = latest?.meta.step ?? 0;
+  // A diagnosis or evaluation due at the checkpoint's step whose line the interrupted process did not write.
   const due = (every: number) => latest !== null && every > 0 && (from % every === 0 || latest.meta.end === true);
   const missing = { diag: due(cfg.diagEvery) && !cfg.noEncoder && !opened.logged.diag, eval: due(cfg.evalEvery) && !opened.logged.eval };
   const metricsFile = path.join(out, 'metrics.jsonl');
@@ -274,18 +279,22 @@ async function trainOpened(opts: RunOptions, cfg: Config, opened: OpenedRun<Chec
     const lastLine = readMetricsLines(metricsFile).lines.filter((l) => l.kind === undefined).pop();
     return { out, step: from, last: lastLine ? JSON.parse(lastLine.text) : {}, ...picturesOf(out, from), checkpoint: latest.file, stoppedEarly: false };
   }
-  const backend = await selectBackend({ quiet: true });
   const dataset = opts.dataset ?? await loadRunDataset(cfg);
   if (dataset.train.channels !== cfg.channels) {
     throw new Error(`Expected ${cfg.channels}-channel images (config 'channels'), but ${cfg.dataset} has ${dataset.train.channels}`);
   }
+  writeFileAtomic(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
   const batches = batchesFor(cfg, dataset.train);
   const state = createTrainState(cfg);
   if (latest !== null) {
-    restore(state, latest);
+    try {
+      restore(state, latest);
+    } catch (e) {
+      disposeTrainState(state);
+      throw e;
+    }
     batches.setState(latest.meta.batches);
   }
-  writeFileAtomic(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
 
   const fixedRng = new Rng(cfg.seed + 7919);  // fixed z and x for pictures, independent of training noise
   const fixedZ = sampleLatent(cfg, fixedRng, 64);
@@ -347,7 +356,7 @@ async function trainOpened(opts: RunOptions, cfg: Config, opened: OpenedRun<Chec
       const imgPerSec = ((state.step - firstStep) * cfg.batchSize * (cfg.dSteps + 1)) / ((Date.now() - start - evalMs) / 1000);
       last = { step: state.step, ...metrics, lr_G: state.optG.lr, lr_D: state.optD.lr, lr_E: state.optE?.lr ?? 0, img_per_s: imgPerSec };
       const now = Date.now();
-      appendMetrics(metricsFile, { ...last, step_s: (now - lineTime) / 1000, backend: backend.tfBackend, time: new Date(now).toISOString() });
+      appendMetrics(metricsFile, { ...last, step_s: (now - lineTime) / 1000, backend: tfBackend, time: new Date(now).toISOString() });
       lineTime = now;
       progress?.update(state.step, { L_D: metrics.L_D, L_EG: metrics.L_EG, 'img/s': imgPerSec });
       opts.onStep?.(state.step, cfg.steps);
@@ -358,7 +367,10 @@ async function trainOpened(opts: RunOptions, cfg: Config, opened: OpenedRun<Chec
       if (cfg.evalEvery > 0 && (end || state.step % cfg.evalEvery === 0)) lineTime += await evaluate();
     }
     progress?.finish();
-    pictures ??= picturesOf(out, state.step).samples !== null ? picturesOf(out, state.step) : await writePictures(state, out, fixedZ, fixedX);
+    if (pictures === null) {  // no step ran (a resumption that only owed a diagnosis or an evaluation)
+      const found = picturesOf(out, state.step);
+      pictures = found.samples !== null ? found : await writePictures(state, out, fixedZ, fixedX);
+    }
     if (checkpoint !== checkpointFile(out, state.step)) checkpoint = await save(true);
   } catch (e) {
     if (!(e instanceof FileError)) throw e;

@@ -6,7 +6,8 @@
  *    run stopped before its first checkpoint (nothing there can be continued);
  *  - `resume` continues from the newest checkpoint that reads back intact
  *    (checksum), setting damaged newer ones aside as `<name>.damaged`, or from
- *    step 0 when the run stopped before its first checkpoint;
+ *    step 0 when the run stopped before its first checkpoint; with every
+ *    checkpoint damaged it refuses (and names them) rather than start over;
  *  - what an interrupted run left half-done is cleaned: temporary files,
  *    a torn last line of metrics.jsonl, lines and pictures of steps after the
  *    checkpoint (they are trained again, identically).
@@ -14,10 +15,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Checkpoint, loadNewestIntact, listCheckpoints } from './checkpoint';
+import { Checkpoint, DamagedCheckpointError, listCheckpoints, loadNewestIntact } from './checkpoint';
 import { Config } from './config';
-import { ensureFolder, fileError, guarded, pathKind, writeFileAtomic } from './fs_safe';
-import { acquireLock, FolderLock, removeLockLeftovers } from './lock';
+import { ensureFolder, guarded, pathKind, removeTemporaryFiles, writeFileAtomic } from './fs_safe';
+import { acquireLock, FolderLock } from './lock';
 
 /** What run.ts stores in a checkpoint's metadata that this file reads. */
 export interface RunMeta {
@@ -72,9 +73,8 @@ function loggedAt(lines: MetricsLine[], step: number): { diag: boolean; eval: bo
  * Drops what a run wrote after step `step` (metrics lines, pictures) and a torn
  * last line; with step 0 its metrics and pictures go entirely (the run starts over).
  */
-function rewindTo(out: string, step: number, notes: string[]): { diag: boolean; eval: boolean } {
+function rewindTo(out: string, step: number, { lines, torn }: ReturnType<typeof readMetricsLines>, notes: string[]): { diag: boolean; eval: boolean } {
   const file = path.join(out, 'metrics.jsonl');
-  const { lines, torn } = readMetricsLines(file);
   if (torn !== null) notes.push(`dropped the torn last line of ${file} (${torn.length} bytes an interrupted run left)`);
   const kept = step === 0 ? [] : lines.filter((l) => l.step <= step);
   if (kept.length === 0) guarded('remove', file, () => fs.rmSync(file, { force: true }));
@@ -101,8 +101,8 @@ export interface OpenedRun<Meta extends RunMeta> {
   lock: FolderLock;
   /** Whether openRunFolder took the lock (and the caller must release it). */
   ownLock: boolean;
-  /** Whether the folder did not exist before. */
-  created: boolean;
+  /** The outermost folder openRunFolder created (null: `out` existed): removed again if the run writes nothing. */
+  created: string | null;
   /** The checkpoint to continue from (null: start at step 0). */
   latest: Checkpoint<Meta> | null;
   /** Whether metrics.jsonl has the 'diag' and 'eval' lines of the step the run continues from. */
@@ -125,62 +125,72 @@ export async function openRunFolder<Meta extends RunMeta>(opts: {
     throw new Error(`Expected a run to resume in ${out}, but the folder does not exist: start it without --resume`);
   }
   const created = ensureFolder(out, 'the run folder');
+  // Refused the lock, this process leaves the folder alone, even one it created: the lock's holder may be writing in it.
   const lock = opts.lock ?? await acquireLock(out, { what: 'Run folder' });
-  const notes: string[] = [];
-  if (lock.tookOver !== null) notes.push(`${out} was locked by process ${lock.tookOver.pid} on ${lock.tookOver.host}, which is no longer running: lock taken over`);
   try {
-    const latest = inspect<Meta>(out, cfg, resume, opts.differs, notes);
-    const step = latest?.meta.step ?? 0;
-    return { lock, ownLock: opts.lock === undefined, created, latest, logged: rewindTo(out, step, notes), notes };
+    const found = check<Meta>(out, cfg, resume, opts.differs);
+    const metrics = readMetricsLines(path.join(out, 'metrics.jsonl'));
+    // Nothing refuses from here on.
+    const notes = lock.tookOver === null ? []
+      : [`${out} was locked by process ${lock.tookOver.pid} on ${lock.tookOver.host}, which is no longer running: lock taken over`];
+    tidy(out, found, resume, notes);
+    const logged = rewindTo(out, found.ckpt?.meta.step ?? 0, metrics, notes);
+    return { lock, ownLock: opts.lock === undefined, created, latest: found.ckpt, logged, notes };
   } catch (e) {
     if (opts.lock === undefined) lock.release();
-    if (created) fs.rmSync(out, { recursive: true, force: true });
+    if (created !== null) fs.rmSync(created, { recursive: true, force: true });
     throw e;
   }
 }
 
-/** The decisions of openRunFolder (the folder is locked); the changes they need, made only once nothing can refuse. */
-function inspect<Meta extends RunMeta>(out: string, cfg: Config, resume: boolean, differs: (a: Config, b: Config) => string[],
-                                       notes: string[]): Checkpoint<Meta> | null {
+/** Whether `dir` holds a run (its config.json or a checkpoint): what `resume` continues and a fresh start must not overwrite. */
+export function holdsRun(dir: string): boolean {
+  return pathKind(path.join(dir, 'config.json')) === 'file' || listCheckpoints(dir).length > 0;
+}
+
+interface Found<Meta> {
+  ckpt: Checkpoint<Meta> | null;
+  damaged: DamagedCheckpointError[];
+  hasConfig: boolean;
+}
+
+/** The refusals of openRunFolder, and what it found; changes nothing. */
+function check<Meta extends RunMeta>(out: string, cfg: Config, resume: boolean, differs: (a: Config, b: Config) => string[]): Found<Meta> {
   const configFile = path.join(out, 'config.json');
   const hasConfig = pathKind(configFile) === 'file';
   const files = guarded('list', out, () => listCheckpoints(out));
   if (!resume && files.length > 0) {
     throw new Error(`Output folder ${out} already holds a run: pass --resume to continue it, or choose another --out`);
   }
-  if (resume && !hasConfig && files.length === 0) {
+  if (!resume) return { ckpt: null, damaged: [], hasConfig };
+  if (!hasConfig && files.length === 0) {
     throw new Error(`Expected a run to resume in ${out}, but it holds none (no config.json, no checkpoint): start it without --resume`);
   }
-  const { ckpt, damaged } = resume ? loadNewestIntact<Meta>(out) : { ckpt: null, damaged: [] };
-  if (resume) {
-    const theirs = ckpt !== null ? ckpt.meta.config : hasConfig ? readConfigFile(configFile) : null;  // null: every checkpoint damaged
-    const keys = theirs === null ? [] : differs(theirs, cfg);
-    if (keys.length > 0) throw new Error(`Expected the config of the run in ${out}, but ${keys.map((k) => `${k} differs`).join(', ')}`);
-    const step = ckpt?.meta.step ?? 0;
-    if (step > cfg.steps) {
-      throw new Error(`Expected steps ≥ ${step} to resume the run in ${out} (its newest intact checkpoint is at step ${step}), but got ${cfg.steps}`);
-    }
+  const { ckpt, damaged } = loadNewestIntact<Meta>(out);
+  if (ckpt === null && damaged.length > 0) {
+    throw new Error(`Expected an intact checkpoint to resume in ${out}, but all ${damaged.length} are damaged (newest: ${damaged[0].message}); ` +
+                    'move them out of the folder to train the run again from step 0');
   }
-  // Nothing refuses from here on: clean up and say what was done.
-  removeLockLeftovers(out);
-  for (const name of fs.readdirSync(out).filter((n) => n.endsWith('.tmp'))) {
-    guarded('remove', path.join(out, name), () => fs.rmSync(path.join(out, name), { force: true }));
-    notes.push(`removed ${path.join(out, name)}, a file an interrupted run left half-written`);
+  const keys = differs(ckpt !== null ? ckpt.meta.config : readConfigFile(configFile), cfg);
+  if (keys.length > 0) throw new Error(`Expected the config of the run in ${out}, but ${keys.map((k) => `${k} differs`).join(', ')}`);
+  const step = ckpt?.meta.step ?? 0;
+  if (step > cfg.steps) {
+    throw new Error(`Expected steps ≥ ${step} to resume the run in ${out} (its newest intact checkpoint is at step ${step}), but got ${cfg.steps}`);
   }
+  return { ckpt, damaged, hasConfig };
+}
+
+/** Removes what an interrupted run left half-written and sets damaged checkpoints aside, saying so. */
+function tidy<Meta extends RunMeta>(out: string, { ckpt, damaged, hasConfig }: Found<Meta>, resume: boolean, notes: string[]): void {
+  for (const file of removeTemporaryFiles(out)) notes.push(`removed ${file}, a file an interrupted run left half-written`);
   for (const d of damaged) {
-    try {
-      fs.renameSync(d.file, `${d.file}.damaged`);
-    } catch (e) {
-      throw fileError('set aside the damaged checkpoint', d.file, e);
-    }
+    guarded('set aside the damaged checkpoint', d.file, () => fs.renameSync(d.file, `${d.file}.damaged`));
     notes.push(`${d.message}; kept as ${d.file}.damaged`);
   }
   if (ckpt !== null) {
     notes.push(`resuming from ${ckpt.file} (step ${ckpt.meta.step})` + (damaged.length > 0 ? ', the newest intact checkpoint' : ''));
-  } else if (resume) {
-    notes.push(`no ${damaged.length > 0 ? 'intact ' : ''}checkpoint in ${out} (the run stopped before its first one): training it again from step 0`);
   } else if (hasConfig) {
-    notes.push(`${out} held a run that stopped before its first checkpoint: starting afresh in it (its metrics and pictures are replaced)`);
+    notes.push(`the run in ${out} stopped before its first checkpoint: training it ${resume ? 'again' : 'afresh'} from step 0 ` +
+               '(its metrics and pictures are replaced)');
   }
-  return ckpt;
 }
