@@ -6,8 +6,6 @@
 import { Config, DEFAULT_CONFIG, PAPER_OBJECTIVE } from './config';
 import { parseSetting, validateConfig } from './config_check';
 
-export { parseSetting };
-
 export interface Preset {
   /** One line for `bigbigan presets`. */
   about: string;
