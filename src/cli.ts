@@ -82,6 +82,20 @@ function intOption(values: Record<string, unknown>, name: string, fallback: numb
 
 class UsageError extends Error {}
 
+/**
+ * `--steps -5` as `--steps=-5`: parseArgs takes a value that starts with '-' for an option and refuses it as
+ * ambiguous; joined, the value reaches the option's own check ("Expected --steps to be a whole number ≥ 1").
+ */
+function joinNegativeValues(args: string[], valued: Set<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (valued.has(args[i]) && next !== undefined && /^-[\d.]/.test(next)) out.push(`${args[i]}=${args[++i]}`);
+    else out.push(args[i]);
+  }
+  return out;
+}
+
 /** --preset, --ablation and every --set (then `extra` settings), resolved; a bad one is a usage error. */
 function configOption(values: Record<string, unknown>, extra: string[] = []) {
   const preset = (values.preset as string | undefined) ?? 'mnist', ablation = (values.ablation as string | undefined) ?? 'base';
@@ -129,7 +143,8 @@ async function main(argv: string[]): Promise<void> {
   } as const;
   let values: Record<string, unknown>, positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options, strict: true, allowPositionals: command === 'results' }));
+    const valued = new Set(Object.entries(options).filter(([, o]) => o.type === 'string').map(([name]) => `--${name}`));
+    ({ values, positionals } = parseArgs({ args: joinNegativeValues(rest, valued), options, strict: true, allowPositionals: command === 'results' }));
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -143,9 +158,11 @@ async function main(argv: string[]): Promise<void> {
       const minutes = values.minutes === undefined ? undefined : Number(values.minutes);
       if (minutes !== undefined && !(minutes > 0)) throw new UsageError(`Expected --minutes to be a number > 0, but got '${values.minutes}'`);
       const r = await trainRun({ cfg, out, resume: values.resume === true, minutes });
-      console.log(`step ${r.step}: L_D ${r.last.L_D?.toFixed(3)}, L_EG ${r.last.L_EG?.toFixed(3)}`);
+      const losses = r.last.L_D === undefined ? 'no step logged' : `L_D ${r.last.L_D.toFixed(3)}, L_EG ${r.last.L_EG.toFixed(3)}`;
+      console.log(`step ${r.step}: ${losses}`);
       if (r.stoppedEarly) console.log(`stopped at step ${r.step} of ${cfg.steps}: --minutes ${minutes} ran out (continue with --resume --out ${out})`);
-      console.log(`samples: ${r.samples}\nreconstructions: ${r.reconstructions}\ncheckpoint: ${r.checkpoint}\nmetrics: ${path.join(out, 'metrics.jsonl')}`);
+      const recon = r.reconstructions ?? (cfg.noEncoder ? 'none (no encoder)' : 'none (fewer than 8 held-out images to show)');
+      console.log(`samples: ${r.samples ?? 'none'}\nreconstructions: ${recon}\ncheckpoint: ${r.checkpoint}\nmetrics: ${path.join(out, 'metrics.jsonl')}`);
       if (cfg.evalEvery === 0) console.log(`evaluate it (linear probe, k-NN, FID/IS, reconstructions): npx bigbigan eval --run ${out} --quick`);
       return;
     }

@@ -215,3 +215,78 @@ export const DEFAULT_CONFIG: Config = {
 export const PAPER_OBJECTIVE: Pick<Config, 'dJoint' | 'gJointWeight' | 'eLatentRegression' | 'latentRegressionG'> = {
   dJoint: 'mlp', gJointWeight: 1, eLatentRegression: 0, latentRegressionG: false,
 };
+
+/**
+ * The values a key accepts. `int`: a whole number in [min, max]; `number`: a finite number in
+ * [min, max], `openMin` / `openMax` making an end open; `ints`: a non-empty list of whole numbers ≥ min.
+ */
+export type KeyRange =
+  | { kind: 'int'; min: number; max?: number }
+  | { kind: 'number'; min: number; max?: number; openMin?: boolean; openMax?: boolean }
+  | { kind: 'bool' }
+  | { kind: 'choice'; values: ReadonlyArray<string | number> }
+  | { kind: 'ints'; min: number }
+  | { kind: 'string' };
+
+const int = (min: number, max?: number): KeyRange => ({ kind: 'int', min, max });
+const positive: KeyRange = { kind: 'number', min: 0, openMin: true };
+const nonNegative: KeyRange = { kind: 'number', min: 0 };
+const unitOpen: KeyRange = { kind: 'number', min: 0, max: 1, openMax: true };
+const ints: KeyRange = { kind: 'ints', min: 1 };
+const bool: KeyRange = { kind: 'bool' };
+
+/**
+ * The range of every key, stated once: config_check.ts enforces it (and the checks between keys)
+ * for the CLI's --set, the presets and ablation rows, the notebooks, the sweeps and the queue workers.
+ */
+export const CONFIG_RANGES: { readonly [K in keyof Config]: KeyRange } = {
+  dataset: { kind: 'choice', values: ['mnist', 'fashion', 'cifar10', 'imagefolder'] },
+  dataPath: { kind: 'string' },
+  channels: { kind: 'choice', values: [1, 3] },
+  resolution: int(4),
+  eResolution: int(4),
+  augmentCrop: int(0),
+  augmentFlip: bool,
+  zDim: int(1),
+  latent: { kind: 'choice', values: ['gaussian', 'uniform'] },
+  gCh: int(1),
+  gMults: ints,
+  gAttention: int(0),
+  eArch: { kind: 'choice', values: ['convnet', 'resnet', 'revnet'] },
+  eCh: int(1),
+  eWidth: int(1),
+  eBlocks: ints,
+  eBottleneck: bool,
+  eMlp: int(1),
+  eStochastic: bool,
+  eNormalizeMean: bool,
+  eSigmaInit: positive,
+  dCh: int(1),
+  dMults: ints,
+  dAttention: int(0),
+  dMlp: int(1),
+  dJoint: { kind: 'choice', values: ['mlp', 'projection', 'pairing'] },
+  unary: { kind: 'choice', values: ['both', 'x', 'z', 'none'] },
+  gJointWeight: nonNegative,
+  eLatentRegression: nonNegative,
+  latentRegressionG: bool,
+  noEncoder: bool,
+  batchSize: int(2),  // batch norm and D's batch-centred pairing need two images
+  steps: int(1),
+  dSteps: int(1),
+  lrG: positive,
+  lrD: positive,
+  eLrMult: positive,
+  beta1: unitOpen,
+  beta2: unitOpen,
+  emaDecay: { kind: 'number', min: 0, max: 1 },
+  emaStart: int(0),
+  init: { kind: 'choice', values: ['ortho', 'normal'] },
+  seed: int(0, 2 ** 31 - 1),
+  sampleEvery: int(1),
+  checkpointEvery: int(1),
+  keepCheckpoints: int(1),
+  evalEvery: int(0),
+  diagEvery: int(0),
+  inceptionPath: { kind: 'string' },
+};

@@ -2,6 +2,7 @@
 export * from './backend';
 export * from './rng';
 export * from './config';
+export { checkOverrides, parseSetting, validateConfig } from './config_check';
 export * from './presets';
 export * from './losses';
 export * from './optim';

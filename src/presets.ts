@@ -4,6 +4,7 @@
  * preset -> ablation -> overrides and rejects unknown names and keys.
  */
 import { Config, DEFAULT_CONFIG, PAPER_OBJECTIVE } from './config';
+import { parseSetting, validateConfig } from './config_check';
 
 export interface Preset {
   /** One line for `bigbigan presets`. */
@@ -104,44 +105,7 @@ export const ABLATIONS: Record<string, Ablation> = {
   'e-lr-1x': { about: "E's learning rate equal to G's (no decoupled E optimisation)", delta: { eLrMult: 1 }, paper: 'classification much worse than 10x' },
 };
 
-/** String fields and the values they accept. */
-const CHOICES: Partial<Record<keyof Config, readonly string[]>> = {
-  dataset: ['mnist', 'fashion', 'cifar10', 'imagefolder'],
-  latent: ['gaussian', 'uniform'],
-  eArch: ['convnet', 'resnet', 'revnet'],
-  unary: ['both', 'x', 'z', 'none'],
-  dJoint: ['mlp', 'projection', 'pairing'],
-  init: ['ortho', 'normal'],
-};
-
-/** Parses `value` for `key` with the type of the key's default; one clear error otherwise. */
-export function parseSetting(key: string, value: string): Partial<Config> {
-  if (!(key in DEFAULT_CONFIG)) {
-    throw new Error(`Expected a config key (${Object.keys(DEFAULT_CONFIG).join(', ')}), but got '${key}'`);
-  }
-  const k = key as keyof Config;
-  const fallback = DEFAULT_CONFIG[k];
-  const bad = (type: string) => new Error(`Expected ${type} for config key '${key}', but got '${value}'`);
-  if (typeof fallback === 'number') {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n)) throw bad('a number');
-    return { [k]: n };
-  }
-  if (typeof fallback === 'boolean') {
-    if (value !== 'true' && value !== 'false') throw bad('true or false');
-    return { [k]: value === 'true' };
-  }
-  if (Array.isArray(fallback)) {
-    const list = value.split(',').map((s) => Number(s));
-    if (list.some((n) => !Number.isInteger(n) || n <= 0)) throw bad('a comma-separated list of positive whole numbers');
-    return { [k]: list };
-  }
-  const choices = CHOICES[k];
-  if (choices && !choices.includes(value)) throw bad(`one of ${choices.join(', ')}`);
-  return { [k]: value };
-}
-
-/** preset -> ablation -> `key=value` settings, each name and key checked. */
+/** preset -> ablation -> `key=value` settings, each name and key checked, the result validated (config_check.ts). */
 export function resolveConfig(preset = 'mnist', ablation = 'base', settings: string[] = []): Config {
   const p = PRESETS[preset];
   if (p === undefined) throw new Error(`Expected a preset (${Object.keys(PRESETS).join(', ')}), but got '${preset}'`);
@@ -154,5 +118,5 @@ export function resolveConfig(preset = 'mnist', ablation = 'base', settings: str
     if (eq <= 0) throw new Error(`Expected --set key=value, but got '${s}'`);
     cfg = { ...cfg, ...parseSetting(s.slice(0, eq), s.slice(eq + 1)) };
   }
-  return cfg;
+  return validateConfig(cfg);
 }

@@ -8,8 +8,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from './backend';
-import { Checkpoint, checkpointFile, listCheckpoints, loadCheckpoint, loadLatestCheckpoint, saveCheckpoint } from './checkpoint';
+import { Checkpoint, checkpointFile, loadCheckpoint, loadLatestCheckpoint, saveCheckpoint } from './checkpoint';
 import { Config } from './config';
+import { validateConfig } from './config_check';
+import { die, faultDue, faultPoint } from './faults';
+import { appendLine, FileError, writeFileAtomic } from './fs_safe';
+import type { FolderLock } from './lock';
+import { OpenedRun, openRunFolder, readMetricsLines } from './run_folder';
 import { BatchIterator, BatchIteratorState, Dataset, loadDataset, Split } from './data';
 import { createModels, encode, generate, Models, sampleLatent } from './model/bigbigan';
 import { Params } from './model/params';
@@ -29,8 +34,12 @@ export interface RunOptions {
   cfg: Config;
   /** The run folder. */
   out: string;
-  /** Continue the run in `out` from its newest checkpoint. */
+  /** Continue the run in `out` from its newest intact checkpoint (or from step 0 if it stopped before its first; run_folder.ts). */
   resume?: boolean;
+  /** The lock of `out`, when the caller holds it already (a sweep job); otherwise trainRun takes and releases it. */
+  lock?: FolderLock;
+  /** Where the sentences about what was found and done in the folder go (default: stderr, none when quiet). */
+  log?: (line: string) => void;
   /** No progress line (tests). */
   quiet?: boolean;
   /** Use this dataset instead of loading cfg.dataset (tests, notebooks). */
@@ -52,11 +61,14 @@ export interface RunResult {
   step: number;
   /** Last values of the logged metrics. */
   last: Record<string, number>;
-  samples: string;
-  reconstructions: string;
+  /** The newest pictures (null: none, e.g. no E or fewer than 8 held-out images for the reconstruction grid). */
+  samples: string | null;
+  reconstructions: string | null;
   checkpoint: string;
   /** The run stopped before cfg.steps because its `minutes` ran out. */
   stoppedEarly: boolean;
+  /** What was found and done in the folder (a resumption, a stale lock taken over, a torn line dropped, ...), one sentence each. */
+  notes: string[];
 }
 
 /** What a checkpoint stores besides tensors. */
@@ -67,10 +79,12 @@ interface CheckpointMeta {
   rng: number;
   batches: BatchIteratorState;
   adamSteps: { D: number; G: number; E: number | null };
+  /** Saved at the end of a run (its last step, or --minutes ran out). */
+  end?: boolean;
 }
 
 /** Keys that may change between a run and its resumption. */
-const RESUMABLE_KEYS: Array<keyof Config> = ['steps', 'sampleEvery', 'checkpointEvery', 'keepCheckpoints', 'evalEvery', 'diagEvery', 'inceptionPath'];
+export const RESUMABLE_KEYS: Array<keyof Config> = ['steps', 'sampleEvery', 'checkpointEvery', 'keepCheckpoints', 'evalEvery', 'diagEvery', 'inceptionPath'];
 
 function sameRun(a: Config, b: Config): string[] {
   return (Object.keys(a) as Array<keyof Config>).filter(
@@ -149,7 +163,7 @@ function diagnosisInputs(cfg: Config, dataset: Dataset): { x: tf.Tensor4D; z: tf
 }
 
 /** Writes EMA-G samples for the fixed z and the reconstruction grid of fixed real images. */
-async function writePictures(state: TrainState, out: string, fixedZ: tf.Tensor2D, fixedX: tf.Tensor4D | null): Promise<{ samples: string; reconstructions: string }> {
+async function writePictures(state: TrainState, out: string, fixedZ: tf.Tensor2D, fixedX: tf.Tensor4D | null): Promise<{ samples: string; reconstructions: string | null }> {
   const { models } = state;
   const tag = String(state.step).padStart(8, '0');
   const samples = path.join(out, `samples-${tag}.png`);
@@ -170,7 +184,7 @@ async function writePictures(state: TrainState, out: string, fixedZ: tf.Tensor2D
   } finally {
     tf.dispose(grids);
   }
-  return { samples, reconstructions };
+  return { samples, reconstructions: grids.length > 1 ? reconstructions : null };
 }
 
 /**
@@ -199,37 +213,87 @@ async function createEvaluator(cfg: Config, dataset: Dataset, opts: RunOptions):
   return evaluator;
 }
 
-/** Trains (or resumes) a run; see the file comment for what it writes. */
+/**
+ * The dataset of a run as its config asks (the trainer, the evaluation, the sweeps and the notebooks all
+ * load it here): image folders decoded at E's side (or G's, if larger) with cfg.channels; `limit` caps
+ * the examples read (quick runs).
+ */
+export async function loadRunDataset(cfg: Config, opts: { limit?: number } = {}): Promise<Dataset> {
+  return loadDataset(cfg.dataset, {
+    path: cfg.dataPath || undefined, seed: cfg.seed, resolution: Math.max(cfg.eResolution, cfg.resolution), channels: cfg.channels as 1 | 3,
+    ...(opts.limit ? { limit: opts.limit } : {}),
+  });
+}
+
+/** The pictures of `step` in `out` that exist (null where none was written, e.g. no E or too few held-out images). */
+function picturesOf(out: string, step: number): { samples: string | null; reconstructions: string | null } {
+  const tag = String(step).padStart(8, '0');
+  const file = (prefix: string) => { const f = path.join(out, `${prefix}-${tag}.png`); return fs.existsSync(f) ? f : null; };
+  return { samples: file('samples'), reconstructions: file('recon') };
+}
+
+/** Appends one metrics line; BIGBIGAN_FAULT=metrics-append tears it (half written, then kill -9). */
+function appendMetrics(file: string, row: object): void {
+  const line = JSON.stringify(row);
+  if (faultDue('metrics-append')) {
+    fs.appendFileSync(file, line.slice(0, line.length >> 1));
+    die();
+  }
+  appendLine(file, line);
+}
+
+/** Trains (or resumes) a run; see the file comment for what it writes, run_folder.ts for how a folder is opened. */
 export async function trainRun(opts: RunOptions): Promise<RunResult> {
-  const { cfg, out } = opts;
+  const cfg = validateConfig(opts.cfg);
+  if (opts.minutes !== undefined && !(opts.minutes > 0)) throw new Error(`Expected minutes > 0, but got ${opts.minutes}`);
   const backend = await selectBackend({ quiet: opts.quiet });
-  const configFile = path.join(out, 'config.json');
-  const latest = opts.resume ? loadLatestCheckpoint<CheckpointMeta>(out) : null;
-  if (opts.resume && latest === null) throw new Error(`Expected a checkpoint to resume in ${out}, but found none`);
-  if (!opts.resume && (fs.existsSync(configFile) || listCheckpoints(out).length > 0)) {
-    throw new Error(`Output folder ${out} already holds a run: pass --resume to continue it, or choose another --out`);
+  const log = opts.log ?? (opts.quiet ? () => undefined : (line: string) => process.stderr.write(`[bigbigan] ${line}\n`));
+  const opened = await openRunFolder<CheckpointMeta>({ out: opts.out, cfg, resume: opts.resume === true, lock: opts.lock, differs: sameRun });
+  const notes: string[] = [];
+  const say = (line: string) => { notes.push(line); log(line); };
+  opened.notes.forEach(say);
+  try {
+    return { ...await trainOpened(opts, cfg, backend.tfBackend, opened, say), notes };
+  } catch (e) {
+    if (opened.created !== null && !fs.existsSync(path.join(opts.out, 'config.json'))) {
+      fs.rmSync(opened.created, { recursive: true, force: true });  // nothing of the run was written
+    }
+    throw e;
+  } finally {
+    if (opened.ownLock) opened.lock.release();
   }
-  if (latest !== null) {
-    const differs = sameRun(latest.meta.config, cfg);
-    if (differs.length > 0) throw new Error(`Expected the config of the run in ${out}, but ${differs.map((k) => `${k} differs`).join(', ')}`);
+}
+
+/** The training loop of trainRun in an opened (locked, prepared) folder. */
+async function trainOpened(opts: RunOptions, cfg: Config, tfBackend: string, opened: OpenedRun<CheckpointMeta>,
+                           say: (line: string) => void): Promise<Omit<RunResult, 'notes'>> {
+  const { out } = opts;
+  const { latest, lock } = opened;
+  const from = latest?.meta.step ?? 0;
+  // A diagnosis or evaluation due at the checkpoint's step whose line the interrupted process did not write.
+  const due = (every: number) => latest !== null && every > 0 && (from % every === 0 || latest.meta.end === true);
+  const missing = { diag: due(cfg.diagEvery) && !cfg.noEncoder && !opened.logged.diag, eval: due(cfg.evalEvery) && !opened.logged.eval };
+  const metricsFile = path.join(out, 'metrics.jsonl');
+  if (latest !== null && from === cfg.steps && !missing.diag && !missing.eval) {
+    say(`the run in ${out} has reached step ${from} of ${cfg.steps} already: nothing to train`);
+    const lastLine = readMetricsLines(metricsFile).lines.filter((l) => l.kind === undefined).pop();
+    return { out, step: from, last: lastLine ? JSON.parse(lastLine.text) : {}, ...picturesOf(out, from), checkpoint: latest.file, stoppedEarly: false };
   }
-  const dataset = opts.dataset ?? await loadDataset(cfg.dataset, { path: cfg.dataPath || undefined, seed: cfg.seed });
+  const dataset = opts.dataset ?? await loadRunDataset(cfg);
   if (dataset.train.channels !== cfg.channels) {
     throw new Error(`Expected ${cfg.channels}-channel images (config 'channels'), but ${cfg.dataset} has ${dataset.train.channels}`);
   }
+  writeFileAtomic(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
   const batches = batchesFor(cfg, dataset.train);
   const state = createTrainState(cfg);
   if (latest !== null) {
-    restore(state, latest);
+    try {
+      restore(state, latest);
+    } catch (e) {
+      disposeTrainState(state);
+      throw e;
+    }
     batches.setState(latest.meta.batches);
-  }
-  fs.mkdirSync(out, { recursive: true });
-  fs.writeFileSync(configFile, JSON.stringify(cfg, null, 2) + '\n');
-  const metricsFile = path.join(out, 'metrics.jsonl');
-  if (latest !== null && fs.existsSync(metricsFile)) {
-    // Steps logged after the checkpoint (a crash) will be trained again: drop their lines.
-    const kept = fs.readFileSync(metricsFile, 'utf8').split('\n').filter((l) => l && JSON.parse(l).step <= latest.meta.step);
-    fs.writeFileSync(metricsFile, kept.map((l) => l + '\n').join(''));
   }
 
   const fixedRng = new Rng(cfg.seed + 7919);  // fixed z and x for pictures, independent of training noise
@@ -241,25 +305,37 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
   const diagnose = async () => {
     if (diagnosis === null) return;
     const figures = await encoderDiagnostics(state.models, diagnosis.x, diagnosis.z);
-    fs.appendFileSync(metricsFile, JSON.stringify({ step: state.step, kind: 'diag', ...figures }) + '\n');
+    appendMetrics(metricsFile, { step: state.step, kind: 'diag', ...figures });
   };
-  const save = () => saveCheckpoint<CheckpointMeta>(out, state.step, {
+  let evaluator: Evaluator | undefined;
+  let evalMs = 0;  // not training time: left out of img/s
+  const evaluate = async () => {
+    const t = Date.now();
+    evaluator ??= await createEvaluator(cfg, dataset, opts);
+    const { QUICK_EVAL, flatMetrics } = await import('./eval/evaluate');
+    const report = await evaluator.evaluate(state.models, state.step, opts.evaluation?.settings ?? QUICK_EVAL);
+    const figures = flatMetrics(report);
+    appendMetrics(metricsFile, { step: state.step, kind: 'eval', ...figures, eval_seconds: report.seconds });
+    if (!opts.quiet) process.stderr.write(`\neval at step ${state.step}: ${Object.entries(figures).map(([k, v]) => `${k} ${v === null ? '-' : v.toFixed(3)}`).join(', ')}\n`);
+    evalMs += Date.now() - t;
+    return Date.now() - t;
+  };
+  const save = (end: boolean) => saveCheckpoint<CheckpointMeta>(out, state.step, {
     kitVersion: KIT_VERSION, config: cfg, step: state.step, rng: state.rng.getState(), batches: batches.getState(),
-    adamSteps: { D: state.optD.t, G: state.optG.t, E: state.optE?.t ?? null },
+    adamSteps: { D: state.optD.t, G: state.optG.t, E: state.optE?.t ?? null }, end,
   }, checkpointTensors(state), cfg.keepCheckpoints);
 
   const progress = opts.quiet ? null : new Progress(cfg.steps, 'train');
   const start = Date.now(), firstStep = state.step;
-  if (opts.minutes !== undefined && !(opts.minutes > 0)) throw new Error(`Expected minutes > 0, but got ${opts.minutes}`);
   const timeUp = () => opts.minutes !== undefined && Date.now() - start >= opts.minutes * 60_000;
   let last: Record<string, number> = {};
   let checkpoint = latest?.file ?? '';
-  let pictures = { samples: '', reconstructions: '' };
-  let evaluator: Evaluator | undefined;
-  let evalMs = 0;  // not training time: left out of img/s
+  let pictures: { samples: string | null; reconstructions: string | null } | null = null;
   let lineTime = Date.now();  // step_s: wall time since the previous line (the previous step's pictures and checkpoint included, evaluations not)
   try {
     if (state.step === 0) await diagnose();  // the starting point of the curves
+    if (missing.diag) await diagnose();  // due at the checkpoint's step, lost with the process that wrote it
+    if (missing.eval) lineTime += await evaluate();
     while (state.step < cfg.steps && (state.step === firstStep || !timeUp())) {  // at least one step
       const metrics: Record<string, number> = {};
       for (let k = 0; k < cfg.dSteps; k++) {
@@ -275,32 +351,30 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
         throw new Error(`Non-finite ${weightsFinite ? 'loss' : 'weights'} at step ${state.step} (L_D = ${metrics.L_D}, L_EG = ${metrics.L_EG}): stopping. ` +
                         (checkpoint ? `The last good checkpoint is ${checkpoint}.` : 'No checkpoint was written yet.'));
       }
+      faultPoint('step');
+      lock.refresh();  // still ours: nothing is written by a process that lost the folder
       const imgPerSec = ((state.step - firstStep) * cfg.batchSize * (cfg.dSteps + 1)) / ((Date.now() - start - evalMs) / 1000);
       last = { step: state.step, ...metrics, lr_G: state.optG.lr, lr_D: state.optD.lr, lr_E: state.optE?.lr ?? 0, img_per_s: imgPerSec };
       const now = Date.now();
-      fs.appendFileSync(metricsFile, JSON.stringify({ ...last, step_s: (now - lineTime) / 1000, backend: backend.tfBackend, time: new Date(now).toISOString() }) + '\n');
+      appendMetrics(metricsFile, { ...last, step_s: (now - lineTime) / 1000, backend: tfBackend, time: new Date(now).toISOString() });
       lineTime = now;
       progress?.update(state.step, { L_D: metrics.L_D, L_EG: metrics.L_EG, 'img/s': imgPerSec });
       opts.onStep?.(state.step, cfg.steps);
       const end = state.step === cfg.steps || timeUp();
       if (end || state.step % cfg.sampleEvery === 0) pictures = await writePictures(state, out, fixedZ, fixedX);
-      if (end || state.step % cfg.checkpointEvery === 0) checkpoint = await save();
+      if (end || state.step % cfg.checkpointEvery === 0) checkpoint = await save(end);
       if (cfg.diagEvery > 0 && (end || state.step % cfg.diagEvery === 0)) await diagnose();
-      if (cfg.evalEvery > 0 && (end || state.step % cfg.evalEvery === 0)) {
-        const t = Date.now();
-        evaluator ??= await createEvaluator(cfg, dataset, opts);
-        const { QUICK_EVAL, flatMetrics } = await import('./eval/evaluate');
-        const report = await evaluator.evaluate(state.models, state.step, opts.evaluation?.settings ?? QUICK_EVAL);
-        const figures = flatMetrics(report);
-        fs.appendFileSync(metricsFile, JSON.stringify({ step: state.step, kind: 'eval', ...figures, eval_seconds: report.seconds }) + '\n');
-        if (!opts.quiet) process.stderr.write(`\neval at step ${state.step}: ${Object.entries(figures).map(([k, v]) => `${k} ${v === null ? '-' : v.toFixed(3)}`).join(', ')}\n`);
-        evalMs += Date.now() - t;
-        lineTime += Date.now() - t;
-      }
+      if (cfg.evalEvery > 0 && (end || state.step % cfg.evalEvery === 0)) lineTime += await evaluate();
     }
     progress?.finish();
-    if (pictures.samples === '') pictures = await writePictures(state, out, fixedZ, fixedX);
-    if (checkpoint === '' || checkpoint !== checkpointFile(out, state.step)) checkpoint = await save();
+    if (pictures === null) {  // no step ran (a resumption that only owed a diagnosis or an evaluation)
+      const found = picturesOf(out, state.step);
+      pictures = found.samples !== null ? found : await writePictures(state, out, fixedZ, fixedX);
+    }
+    if (checkpoint !== checkpointFile(out, state.step)) checkpoint = await save(true);
+  } catch (e) {
+    if (!(e instanceof FileError)) throw e;
+    throw new FileError(`${e.message}. ${checkpoint ? `The last good checkpoint is ${checkpoint}.` : 'No checkpoint was written yet.'}`, e.code);
   } finally {
     evaluator?.dispose();
     tf.dispose([fixedZ, ...(fixedX ? [fixedX] : []), ...(diagnosis ? [diagnosis.x, diagnosis.z] : [])]);

@@ -16,9 +16,12 @@ import * as zlib from 'zlib';
 import { listCheckpoints } from './checkpoint';
 import { Config } from './config';
 import type { EvalSettings } from './eval/evaluate';
+import { ensureFolder, guarded, writeFileAtomic } from './fs_safe';
+import { acquireLock, FolderLock } from './lock';
 import { ABLATIONS, resolveConfig } from './presets';
 import { RESULT_COLUMNS, ResultRow, resultsCsv } from './results';
 import { KIT_VERSION, trainRun } from './run';
+import { holdsRun, readMetricsLines } from './run_folder';
 
 /** What a sweep runs; stored as <out>/sweep.json, and a re-run must match it. */
 export interface SweepDefinition {
@@ -133,8 +136,8 @@ export function openSweepFolder(out: string, def: SweepDefinition): void {
     const differs = definitionMismatch(old, def);
     if (differs.length > 0) throw new Error(`Expected the sweep in ${out} to match, but ${differs.join('; ')}: choose another --out`);
   }
-  fs.mkdirSync(out, { recursive: true });
-  writeAtomic(file, JSON.stringify(def, null, 2) + '\n');
+  ensureFolder(out, 'the sweep folder');
+  writeFileAtomic(file, JSON.stringify(def, null, 2) + '\n');
 }
 
 const resultFile = (out: string, job: SweepJob) => path.join(out, job.name, 'result.json');
@@ -142,7 +145,13 @@ const resultFile = (out: string, job: SweepJob) => path.join(out, job.name, 'res
 /** A job's result, or null when it has not finished. */
 export function readJobResult(out: string, job: SweepJob): JobResult | null {
   const file = resultFile(out, job);
-  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) as JobResult : null;
+  if (!fs.existsSync(file)) return null;
+  const text = guarded('read', file, () => fs.readFileSync(file, 'utf8'));
+  try {
+    return JSON.parse(text) as JobResult;
+  } catch (e) {
+    throw new Error(`Expected ${file} to hold a run's result as JSON, but it does not (${(e as Error).message}): remove it to run that job again`);
+  }
 }
 
 /** 'done' (result.json), 'partial' (a checkpoint to resume from) or 'new'. */
@@ -163,6 +172,8 @@ export interface JobOptions {
   /** Training steps of the feature net when it is not cached (tests). */
   featureNetSteps?: number;
   onProgress?: (p: JobProgress) => void;
+  /** Where the sentences about what was found in the run folder go (a resumption, a stale lock, a torn line: run.ts notes). */
+  log?: (line: string) => void;
   /** Keep the checkpoints after the evaluation (default: pruned, see the file comment). */
   keepCheckpoints?: boolean;
 }
@@ -170,20 +181,31 @@ export interface JobOptions {
 /**
  * Runs one job to its result: trains (resuming from the newest checkpoint
  * when there is one), evaluates the final checkpoint, writes result.json
- * atomically, then prunes the folder. A finished job returns its result at
- * once. A run that diverges is a result too ('diverged'); any other error
- * propagates and the job stays resumable.
+ * atomically, then prunes the folder, holding the run folder's lock all along
+ * (one process per run, also across queue workers). A finished job returns
+ * its result at once. A run that diverges is a result too ('diverged'); any
+ * other error propagates and the job stays resumable.
  */
 export async function runSweepJob(out: string, def: SweepDefinition, job: SweepJob, opts: JobOptions = {}): Promise<JobResult> {
   const done = readJobResult(out, job);
   if (done !== null) return done;
   const dir = path.join(out, job.name);
-  const resume = listCheckpoints(dir).length > 0;
-  if (!resume) fs.rmSync(dir, { recursive: true, force: true });  // a start that wrote no checkpoint: start over
+  ensureFolder(dir, 'the run folder');
+  // The child of a killed worker finishes its step before it notices: wait for it rather than fail the job.
+  const lock = await acquireLock(dir, { what: 'Run folder', waitMs: 60_000 });
+  try {
+    return readJobResult(out, job) ?? await trainAndEvaluate(dir, def, job, lock, opts);  // the former holder may have finished it
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainAndEvaluate(dir: string, def: SweepDefinition, job: SweepJob, lock: FolderLock, opts: JobOptions): Promise<JobResult> {
   const onStep = (step: number, total: number) => opts.onProgress?.({ phase: 'train', step, total });
   const base = { kitVersion: KIT_VERSION, name: job.name, rows: job.rows, seed: job.seed, steps: def.steps };
   try {
-    await trainRun({ cfg: job.cfg, out: dir, resume, quiet: true, onStep });
+    // A run that stopped before its first checkpoint resumes from step 0 (run_folder.ts).
+    await trainRun({ cfg: job.cfg, out: dir, resume: holdsRun(dir), quiet: true, onStep, lock, log: opts.log });
   } catch (e) {
     const message = (e as Error).message;
     if (!message.startsWith('Non-finite')) throw e;
@@ -203,19 +225,17 @@ export async function runSweepJob(out: string, def: SweepDefinition, job: SweepJ
 
 /** The training wall time of a run folder: the sum of its steps' step_s. */
 function trainSeconds(dir: string): number {
-  const file = path.join(dir, 'metrics.jsonl');
-  if (!fs.existsSync(file)) return 0;
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { step_s?: number })
+  return readMetricsLines(path.join(dir, 'metrics.jsonl')).lines.map((l) => JSON.parse(l.text) as { step_s?: number })
     .reduce((sum, r) => sum + (r.step_s ?? 0), 0);
 }
 
 /** Writes result.json, then prunes the folder to the small files worth keeping. */
 function finishJob(dir: string, result: JobResult, opts: JobOptions): void {
-  writeAtomic(path.join(dir, 'result.json'), JSON.stringify(result, null, 2) + '\n');
+  writeFileAtomic(path.join(dir, 'result.json'), JSON.stringify(result, null, 2) + '\n');
   if (opts.keepCheckpoints) return;
   const metrics = path.join(dir, 'metrics.jsonl');
   if (fs.existsSync(metrics)) {
-    fs.writeFileSync(metrics + '.gz', zlib.gzipSync(fs.readFileSync(metrics)));
+    writeFileAtomic(metrics + '.gz', zlib.gzipSync(fs.readFileSync(metrics)));
     fs.rmSync(metrics);
   }
   const pictures = (prefix: string) => fs.readdirSync(dir).filter((f) => f.startsWith(prefix) && f.endsWith('.png')).sort();
@@ -250,14 +270,8 @@ export function sweepResults(out: string, def: SweepDefinition): ResultRow[] {
 /** Rewrites <out>/results.csv and results.json from the finished jobs; returns the rows. */
 export function writeSweepResults(out: string, def: SweepDefinition): ResultRow[] {
   const rows = sweepResults(out, def);
-  writeAtomic(path.join(out, 'results.csv'), resultsCsv(rows));
+  writeFileAtomic(path.join(out, 'results.csv'), resultsCsv(rows));
   const pending = planSweep(def).filter((j) => readJobResult(out, j) === null).map((j) => j.name);
-  writeAtomic(path.join(out, 'results.json'), JSON.stringify({ sweep: def, columns: RESULT_COLUMNS, rows, pending }, null, 2) + '\n');
+  writeFileAtomic(path.join(out, 'results.json'), JSON.stringify({ sweep: def, columns: RESULT_COLUMNS, rows, pending }, null, 2) + '\n');
   return rows;
-}
-
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
 }

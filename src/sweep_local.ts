@@ -8,6 +8,8 @@
 import { fork } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
+import { ensureFolder, removeTemporaryFiles } from './fs_safe';
+import { acquireLock } from './lock';
 import { formatDuration } from './progress';
 import {
   JobProgress, JobResult, jobState, openSweepFolder, planSweep, runSweepJob, SweepDefinition, SweepJob, writeSweepResults,
@@ -32,15 +34,18 @@ export interface LocalSweepSummary {
   seconds: number;
 }
 
-type ChildMessage = { type: 'progress'; progress: JobProgress } | { type: 'done'; result: JobResult } | { type: 'error'; message: string };
+type ChildMessage = { type: 'progress'; progress: JobProgress } | { type: 'note'; line: string } | { type: 'done'; result: JobResult }
+  | { type: 'error'; message: string };
 export type ParentMessage = { out: string; def: SweepDefinition; job: SweepJob; cacheDir?: string; featureNetSteps?: number };
 
 /**
- * Runs one job in a child process; resolves with its result or rejects with its error text.
+ * Runs one job in a child process; resolves with its result or rejects with its error text. `onNote`
+ * gets what the run found in its folder (a resumption, a stale lock, a torn line: run.ts notes).
  * `atOnce`: how many runs share this machine; each gets its share of the cores for the native
  * conv2d kernels (unless BIGBIGAN_NATIVE_THREADS says otherwise), so that they do not oversubscribe.
  */
-export function runInChild(msg: ParentMessage, onProgress: (p: JobProgress) => void, atOnce = 1): Promise<JobResult> {
+export function runInChild(msg: ParentMessage, onProgress: (p: JobProgress) => void, atOnce = 1,
+                           onNote: (line: string) => void = () => undefined): Promise<JobResult> {
   return new Promise((resolve, reject) => {
     const threads = process.env.BIGBIGAN_NATIVE_THREADS ?? String(Math.max(1, Math.floor(os.availableParallelism() / atOnce)));
     const child = fork(__filename, ['--sweep-child'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
@@ -49,6 +54,7 @@ export function runInChild(msg: ParentMessage, onProgress: (p: JobProgress) => v
     child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
     child.on('message', (m: ChildMessage) => {
       if (m.type === 'progress') onProgress(m.progress);
+      else if (m.type === 'note') onNote(m.line);
       else if (m.type === 'done') { settled = true; resolve(m.result); } else { settled = true; reject(new Error(m.message)); }
     });
     child.on('exit', (code, signal) => {
@@ -60,18 +66,32 @@ export function runInChild(msg: ParentMessage, onProgress: (p: JobProgress) => v
 
 /** Makes sure the feature net every evaluation uses is trained and cached once, before parallel runs would each train it. */
 async function prepareFeatureNet(def: SweepDefinition, job: SweepJob, opts: LocalSweepOptions): Promise<void> {
-  const { loadDataset } = await import('./data');
   const { datasetFeatureNet } = await import('./eval/feature_net');
   const { selectBackend } = await import('./backend');
   await selectBackend({ quiet: true });
-  const dataset = await loadDataset(job.cfg.dataset, { path: job.cfg.dataPath || undefined, seed: job.cfg.seed });
+  const { loadRunDataset } = await import('./run');
+  const dataset = await loadRunDataset(job.cfg);
   const net = await datasetFeatureNet(dataset, { resolution: def.evalResolution, cacheDir: opts.cacheDir, steps: opts.featureNetSteps,
                                                  quiet: opts.log === null });
   net.dispose();
 }
 
-/** Runs every unfinished job of `def` in `opts.out`, `opts.jobs` at a time; rewrites the results table after each. */
+/**
+ * Runs every unfinished job of `def` in `opts.out`, `opts.jobs` at a time; rewrites the results table after each.
+ * The sweep folder is locked meanwhile (one sweep process per folder; each run folder has its own lock too).
+ */
 export async function runLocalSweep(def: SweepDefinition, opts: LocalSweepOptions): Promise<LocalSweepSummary> {
+  ensureFolder(opts.out, 'the sweep folder');
+  const lock = await acquireLock(opts.out, { what: 'Sweep folder' });
+  try {
+    removeTemporaryFiles(opts.out);
+    return await runUnlocked(def, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runUnlocked(def: SweepDefinition, opts: LocalSweepOptions): Promise<LocalSweepSummary> {
   const start = Date.now();
   const log = opts.log === undefined ? (l: string) => process.stderr.write(`${l}\n`) : opts.log;
   openSweepFolder(opts.out, def);
@@ -107,7 +127,8 @@ export async function runLocalSweep(def: SweepDefinition, opts: LocalSweepOption
         log?.(`sweep: ${job.name} ${p.phase === 'eval' ? 'evaluating' : `step ${p.step}/${p.total}`} (${formatDuration((Date.now() - t0) / 1000)})`);
       };
       try {
-        const r = await runInChild({ out: opts.out, def, job, cacheDir: opts.cacheDir, featureNetSteps: opts.featureNetSteps }, onProgress, opts.jobs);
+        const r = await runInChild({ out: opts.out, def, job, cacheDir: opts.cacheDir, featureNetSteps: opts.featureNetSteps }, onProgress, opts.jobs,
+                                   (line) => log?.(`sweep: ${job.name}: ${line}`));
         if (resumed) summary.resumed++; else summary.trained++;
         finished++;
         const left = todo.length - finished - summary.failed.length;
@@ -141,7 +162,7 @@ function childMain(): void {
     const send = (m: ChildMessage) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
     try {
       const result = await runSweepJob(msg.out, msg.def, msg.job, {
-        cacheDir: msg.cacheDir, featureNetSteps: msg.featureNetSteps,
+        cacheDir: msg.cacheDir, featureNetSteps: msg.featureNetSteps, log: (line) => process.send!({ type: 'note', line }),
         onProgress: (progress) => {
           // A killed parent (e.g. a worker's SIGKILL) must not leave this run writing beside its successor: the
           // training loop rarely yields to the event loop, so check the parent's pid at every step.

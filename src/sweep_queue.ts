@@ -120,7 +120,8 @@ export async function runWorker(opts: WorkerOptions): Promise<{ close: () => Pro
     const t0 = Date.now();
     log(`worker ${process.pid}: took ${d.job.name} (attempt ${bj.attemptsMade + 1}) of ${d.out}`);
     const onProgress = (p: JobProgress) => { void bj.updateProgress(p as unknown as object).catch(() => undefined); };
-    const result = await runInChild({ out: d.out, def: d.def, job: d.job, featureNetSteps: d.featureNetSteps }, onProgress, opts.concurrency);
+    const result = await runInChild({ out: d.out, def: d.def, job: d.job, featureNetSteps: d.featureNetSteps }, onProgress, opts.concurrency,
+                                    (line) => log(`worker ${process.pid}: ${d.job.name}: ${line}`));
     log(`worker ${process.pid}: finished ${d.job.name} in ${formatDuration((Date.now() - t0) / 1000)} (${result.status})`);
     return result;
   }, { connection, concurrency: opts.concurrency, lockDuration: stallMs, stalledInterval: stallMs, maxStalledCount: 3 });

@@ -19,7 +19,7 @@ describe('bigbigan CLI', () => {
       [['train', '--preset', 'mnsit', '--out', out], /bigbigan: Expected a preset \(mnist, .*\), but got 'mnsit'/],
       [['train', '--ablation', 'tiny', '--out', out], /Expected an ablation \(base, .*\), but got 'tiny'/],
       [['train', '--set', 'zdim=3', '--out', out], /Expected a config key \(.*\), but got 'zdim'/],
-      [['train', '--set', 'zDim=many', '--out', out], /Expected a number for config key 'zDim', but got 'many'/],
+      [['train', '--set', 'zDim=many', '--out', out], /Expected a whole number ≥ 1 for config key 'zDim', but got 'many'/],
       [['train', '--steps', '0', '--out', out], /Expected --steps to be a whole number ≥ 1, but got '0'/],
       [['train', '--frob'], /Unknown option '--frob'/],
       [['eval', '--run', out, '--checkpoint', '7'], /Expected a checkpoint of step 7 in .*, but it has none/],

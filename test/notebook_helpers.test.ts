@@ -154,12 +154,10 @@ describe('notebook helpers: runs', () => {
     assert.notEqual(nb.runFolder('/r', { ...spec, ablation: 'no-e' }), nb.runFolder('/r', spec).replace('base', 'no-e'));
   });
 
-  test('runConfig applies preset, ablation, overrides and rejects unknown keys or wrong types', () => {
+  test('runConfig applies preset, ablation, overrides (validated as --set is: test/config_check.test.ts)', () => {
     const cfg = nb.runConfig({ ...spec, ablation: 'deterministic-e', seed: 3 });
     assert.deepEqual([cfg.eStochastic, cfg.gCh, cfg.steps, cfg.seed], [false, 4, 10, 3]);
     assert.throws(() => nb.runConfig({ ...spec, overrides: { gch: 4 } as never }), /Expected a config key .* but got 'gch'/);
-    assert.throws(() => nb.runConfig({ ...spec, overrides: { gCh: '4' } as never }), /Expected number for config key 'gCh'/);
-    assert.throws(() => nb.runConfig({ ...spec, overrides: { gMults: 4 } as never }), /Expected an array for config key 'gMults'/);
   });
 
   test('quick mode is BIGBIGAN_QUICK=1', () => {

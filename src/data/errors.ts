@@ -4,6 +4,7 @@
  * got …") instead of a stack trace from deep inside zlib or sharp.
  */
 import * as fs from 'fs';
+import { fsReason } from '../fs_safe';
 
 /** Raised for a missing path, a corrupt or truncated file, or inconsistent data. */
 export class DatasetError extends Error {
@@ -19,11 +20,19 @@ export function hex(n: number, digits = 8): string {
 }
 
 /**
- * Throws a DatasetError unless `path` exists. `what` says what was expected
- * there ("a CIFAR-10 directory"); `hint` (optional) says how to obtain it.
+ * Throws a DatasetError unless `path` exists and, if it is a folder, can be
+ * listed and entered (otherwise every file in it would look missing). `what`
+ * says what was expected there ("a CIFAR-10 directory"); `hint` (optional)
+ * says how to obtain it.
  */
 export function requirePath(path: string, what: string, hint?: string): void {
-  if (fs.existsSync(path)) return;
+  try {
+    const st = fs.statSync(path, { throwIfNoEntry: false });
+    if (st?.isDirectory()) fs.accessSync(path, fs.constants.R_OK | fs.constants.X_OK);
+    if (st !== undefined) return;
+  } catch (e) {
+    throw new DatasetError(`Expected ${what} at ${path} to be readable, but got: ${fsReason(e)}`);
+  }
   const tail = hint ? ` (${hint})` : '';
   throw new DatasetError(`Expected ${what} at ${path}, but the path does not exist${tail}`);
 }
@@ -34,6 +43,6 @@ export function readFileChecked(path: string, what: string, hint?: string): Buff
   try {
     return fs.readFileSync(path);
   } catch (e) {
-    throw new DatasetError(`Expected ${what} at ${path} to be readable, but got: ${(e as Error).message}`);
+    throw new DatasetError(`Expected ${what} at ${path} to be readable, but got: ${fsReason(e)}`);
   }
 }

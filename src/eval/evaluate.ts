@@ -13,9 +13,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Config } from '../config';
-import { batches, Dataset, loadDataset, takeFirst } from '../data';
+import { batches, Dataset, takeFirst } from '../data';
+import { writeFileAtomic } from '../fs_safe';
 import { Models } from '../model/bigbigan';
-import { loadModels } from '../run';
+import { loadModels, loadRunDataset } from '../run';
 import { renderOptionsFor } from './features';
 import { datasetFeatureNet, FeatureNet } from './feature_net';
 import { loadInceptionFeatureNet } from './inception';
@@ -94,7 +95,7 @@ export class Evaluator {
   }
 
   static async create(cfg: Config, opts: EvaluatorOptions = {}): Promise<Evaluator> {
-    const dataset = opts.dataset ?? await loadDataset(cfg.dataset, { path: cfg.dataPath || undefined, seed: cfg.seed });
+    const dataset = opts.dataset ?? await loadRunDataset(cfg);
     const resolution = opts.resolution ?? cfg.resolution;
     const net = opts.inception
       ? await loadInceptionFeatureNet(opts.inception)
@@ -228,7 +229,7 @@ export async function evaluateCheckpoint(fileOrDir: string, settings: EvalSettin
     const evalDir = path.join(path.dirname(file), 'eval');
     const report = await evaluator.evaluate(models, step, settings, { checkpoint: file, evalDir });
     fs.mkdirSync(evalDir, { recursive: true });  // also without E (no grid written)
-    fs.writeFileSync(path.join(evalDir, `eval-${String(step).padStart(8, '0')}.json`), JSON.stringify(report, null, 2) + '\n');
+    writeFileAtomic(path.join(evalDir, `eval-${String(step).padStart(8, '0')}.json`), JSON.stringify(report, null, 2) + '\n');
     return report;
   } finally {
     evaluator.dispose();

@@ -12,10 +12,13 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { listCheckpoints } from '../checkpoint';
-import { Config, DEFAULT_CONFIG } from '../config';
-import { Dataset, loadDataset } from '../data';
+import { Config } from '../config';
+import { checkOverrides, validateConfig } from '../config_check';
 import type { EvalSettings } from '../eval/evaluate';
+import { acquireLock } from '../lock';
 import { ABLATIONS, resolveConfig } from '../presets';
+import { RESUMABLE_KEYS } from '../run';
+import { holdsRun } from '../run_folder';
 import { picturesOf } from './images';
 import { Metrics, readMetrics } from './metrics';
 
@@ -37,33 +40,25 @@ export interface RunSpec {
   evaluation?: { settings?: EvalSettings; featureNetSteps?: number; cacheDir?: string };
 }
 
-/** Keys that may change between a run and its resumption (src/run.ts): left out of the folder name's hash. */
-const RESUMABLE_KEYS: Array<keyof Config> = ['steps', 'sampleEvery', 'checkpointEvery', 'keepCheckpoints', 'evalEvery', 'diagEvery', 'inceptionPath'];
 
-/** preset → ablation → overrides → steps/seed, each override key and its type checked. */
+/** preset → ablation → overrides → steps/seed, validated as the CLI validates --set (config_check.ts). */
 export function runConfig(spec: RunSpec): Config {
   const base = resolveConfig(spec.preset, spec.ablation ?? 'base');
-  for (const [k, v] of Object.entries(spec.overrides ?? {})) {
-    if (!(k in DEFAULT_CONFIG)) throw new Error(`Expected a config key (${Object.keys(DEFAULT_CONFIG).join(', ')}), but got '${k}'`);
-    const want = DEFAULT_CONFIG[k as keyof Config];
-    const ok = Array.isArray(want) ? Array.isArray(v) : typeof v === typeof want;
-    if (!ok) throw new Error(`Expected ${Array.isArray(want) ? 'an array' : typeof want} for config key '${k}', but got ${JSON.stringify(v)}`);
-  }
-  return { ...base, ...spec.overrides, steps: spec.steps, ...(spec.seed !== undefined ? { seed: spec.seed } : {}) };
+  checkOverrides(spec.overrides ?? {});
+  return validateConfig({ ...base, ...spec.overrides, steps: spec.steps, ...(spec.seed !== undefined ? { seed: spec.seed } : {}) });
 }
 
 /** The folder of a spec's run under `root`: `<preset>-<ablation>-s<seed>-<hash of the config and data>`. */
 export function runFolder(root: string, spec: RunSpec): string {
   const cfg = runConfig(spec);
+  // Keys that may change between a run and its resumption are left out of the hash.
   const kept = Object.fromEntries(Object.entries(cfg).filter(([k]) => !RESUMABLE_KEYS.includes(k as keyof Config)).sort(([a], [b]) => a.localeCompare(b)));
   const hash = createHash('sha1').update(JSON.stringify({ cfg: kept, limit: spec.data?.limit ?? null })).digest('hex').slice(0, 8);
   return path.join(root, `${spec.preset}-${spec.ablation ?? 'base'}-s${cfg.seed}-${hash}`);
 }
 
-/** The dataset of a run, loaded as its trainer loads it (same hold-out seed, same limit). */
-export async function loadRunDataset(cfg: Config, data: RunSpec['data'] = {}): Promise<Dataset> {
-  return loadDataset(cfg.dataset, { path: cfg.dataPath || undefined, seed: cfg.seed, ...(data?.limit ? { limit: data.limit } : {}) });
-}
+/** The dataset of a run, loaded as its trainer loads it (same hold-out seed, resolution and channels; `limit` as the spec's data). */
+export { loadRunDataset } from '../run';
 
 /** The step of the newest checkpoint in `dir` (0 without one). */
 export function checkpointStep(dir: string): number {
@@ -115,7 +110,7 @@ export interface EnsureOptions {
   onUpdate?: (m: Metrics) => void;
   /** How often metrics.jsonl is read while training; default 2000 ms. */
   pollMs?: number;
-  /** Delete the run folder and train from scratch. */
+  /** Empty the run folder and train from scratch (refused while another process trains in it). */
   retrain?: boolean;
 }
 
@@ -169,15 +164,24 @@ export async function ensureRun(root: string, spec: RunSpec, opts: EnsureOptions
   }
   const cfg = runConfig(spec);
   const out = runFolder(root, spec);
-  if (opts.retrain) fs.rmSync(out, { recursive: true, force: true });
-  const done = checkpointStep(out);
-  if (done >= cfg.steps) {
+  if (opts.retrain && fs.existsSync(out)) await emptyFolder(out);
+  if (checkpointStep(out) >= cfg.steps) {
     const info = infoOf(out, false, 0);
     opts.onUpdate?.(info.metrics);
     return info;
   }
-  if (done === 0) fs.rmSync(out, { recursive: true, force: true });  // a run that died before its first checkpoint
   const start = Date.now();
-  await trainInBackground({ cfg, out, resume: done > 0, data: spec.data, evaluation: spec.evaluation }, opts);
+  // A run that stopped before its first checkpoint resumes from step 0 (src/run_folder.ts).
+  await trainInBackground({ cfg, out, resume: holdsRun(out), data: spec.data, evaluation: spec.evaluation }, opts);
   return infoOf(out, true, (Date.now() - start) / 1000);
+}
+
+/** Removes everything in a run folder, holding its lock meanwhile: never under a process that trains in it. */
+async function emptyFolder(dir: string): Promise<void> {
+  const lock = await acquireLock(dir, { what: 'Run folder' });
+  try {
+    for (const name of fs.readdirSync(dir).filter((n) => n !== path.basename(lock.file))) fs.rmSync(path.join(dir, name), { recursive: true });
+  } finally {
+    lock.release();
+  }
 }

@@ -4,8 +4,8 @@
  * notebook's kernel stays free to redraw charts while it trains.
  * Usage: node dist/src/notebook/train_worker.js '<WorkerJob JSON>'
  */
-import { trainRun } from '../run';
-import { loadRunDataset, WorkerJob } from './runs';
+import { loadRunDataset, trainRun } from '../run';
+import type { WorkerJob } from './runs';
 
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? '') as WorkerJob;
