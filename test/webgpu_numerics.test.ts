@@ -98,8 +98,9 @@ describe('webgpu numerics against the cpu backend', () => {
         tf.sum(tf.mul(tf.image.resizeNearestNeighbor(tf.conv2d(a[0] as tf.Tensor4D, a[1] as tf.Tensor4D, 2, 'same'), [6, 6]), dy)) as tf.Scalar)([x, w]);
       return [value, ...grads];
     };
-    // tfjs's cpu ResizeNearestNeighborGrad is wrong for batch > 1 (seen in 4.22): the cpu reference
-    // upsamples by concatenation (so sums dy over 2x2 blocks), the same function.
+    // The reference upsamples by concatenation (so sums dy over 2x2 blocks), the same function
+    // computed without any resize kernel: independent of the cpu ResizeNearestNeighborGrad that
+    // the kit replaces (tfjs-cpu 4.22's is wrong for batch > 1, src/kernels/cpu_resize_grad.ts).
     const reference = () => {
       const x = tf.tensor4d(xs, [2, 6, 6, 4]), w = tf.tensor4d(ws, [3, 3, 4, 5]), dy = tf.tensor4d(dys, [2, 6, 6, 5]);
       const up = (y: tf.Tensor4D) => {
