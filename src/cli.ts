@@ -13,17 +13,17 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { selectBackend } from './backend';
-import { benchCommand } from './bench';
-import { benchKernels } from './bench_kernels';
-import { startWasmThreads } from './kernels/wasm_threads';
-import { runDemo } from './demo';
+import { selectBackend } from './backend/select';
+import { benchCommand } from './train/bench';
+import { benchKernels } from './backend/bench_kernels';
+import { startWasmThreads } from './backend/kernels/wasm_threads';
+import { runDemo } from './cli/demo';
 import { checkpointOfStep, evaluateCheckpoint, formatEvalReport, FULL_EVAL, QUICK_EVAL, withTestImages } from './eval/evaluate';
 import { countParameters } from './model/bigbigan';
 import { ABLATIONS, PRESETS, resolveConfig } from './presets';
-import { trainRun } from './run';
-import { ablationSweep, SweepDefinition } from './sweep';
-import { runLocalSweep } from './sweep_local';
+import { trainRun } from './run/train_run';
+import { ablationSweep, SweepDefinition } from './sweep/plan';
+import { runLocalSweep } from './sweep/local';
 
 /** E/G steps of every sweep run: the documented budget of the mnist / fashion sweeps (README, Results). */
 const DEFAULT_SWEEP_STEPS = 120;
@@ -108,7 +108,7 @@ function configOption(values: Record<string, unknown>, extra: string[] = []) {
 
 /** `sweep --queue`: enqueue the unfinished runs, or (--status) report them, (--wait) until none is waiting or running. */
 async function queueSweepCommand(def: SweepDefinition, out: string, queue: string, status: boolean, wait: boolean): Promise<void> {
-  const { enqueueSweep, formatStatus, sweepStatus } = await import('./sweep_queue');
+  const { enqueueSweep, formatStatus, sweepStatus } = await import('./sweep/queue');
   if (!status) {
     const s = await enqueueSweep(def, { queue, out });
     console.log(`sweep ${out}: ${s.added.length} runs enqueued, ${s.retried.length} failed runs retried, ${s.skipped.length} finished or already queued; ` +
@@ -232,7 +232,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'worker': {
       if (values.queue === undefined) throw new UsageError('Expected --queue redis://HOST:PORT, but got none');
-      const { runWorker } = await import('./sweep_queue');
+      const { runWorker } = await import('./sweep/queue');
       const worker = await runWorker({ queue: values.queue as string, concurrency: intOption(values, 'concurrency', 1),
                                        stallSeconds: intOption(values, 'stall-seconds', 30) });
       await new Promise<void>((resolve) => {
@@ -244,8 +244,7 @@ async function main(argv: string[]): Promise<void> {
       const [target] = positionals;
       if (target === undefined) throw new UsageError('Expected a sweep folder or results file: bigbigan results DIR');
       const file = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, 'results.csv') : target;
-      const { readResultsTable } = await import('./results');
-      const { resultsMarkdown } = await import('./notebook/ablations');
+      const { readResultsTable, resultsMarkdown } = await import('./sweep/results');
       const rows = readResultsTable(file);
       if (rows === null) throw new UsageError(`Expected a results table at ${file}, but it does not exist`);
       console.log(resultsMarkdown(rows, (row) => ABLATIONS[row]?.paper ?? ''));

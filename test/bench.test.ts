@@ -1,5 +1,5 @@
 /**
- * `bigbigan bench` (src/bench.ts) on a tiny configuration: the JSON report has
+ * `bigbigan bench` (src/train/bench.ts) on a tiny configuration: the JSON report has
  * every field with finite numbers and a flat tensor count, the profile names
  * kernels, and the PyTorch comparison finds its script, passes the same
  * counts, computes the ratio and fails clearly without python3 or torch.
@@ -12,7 +12,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { findTorchReference, runTorchReference, torchMismatch } from '../src/bench';
+import { findTorchReference, runTorchReference, torchMismatch } from '../src/train/bench';
 import { resolveConfig } from '../src/presets';
 
 const CLI = path.join(__dirname, '..', 'src', 'cli.js');

@@ -1,6 +1,6 @@
 /**
  * The optional oneDNN conv2d kernels (native/dnnl_kernels.cc through
- * src/kernels/native_dnnl.ts) against tfjs's pure-JS `cpu` backend: the forward
+ * src/backend/kernels/native_dnnl.ts) against tfjs's pure-JS `cpu` backend: the forward
  * conv and both gradients over the cases of conv_cases.ts, element-wise ops
  * with a per-channel operand, leading-axis sums and means, batched products,
  * the fallback for what they do not take, memory, threads and the reasons
@@ -16,8 +16,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'child_process';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
-import { registerNativeKernels } from '../src/kernels/native_dnnl';
+import { selectBackend } from '../src/backend/select';
+import { registerNativeKernels } from '../src/backend/kernels/native_dnnl';
 import { assertConvLeavesNothing, assertConvMatchesCpu, convCaseName, CONV_CASES } from './conv_cases';
 import { assertMatchesCpu, randomValues, relativeError } from './kernel_compare';
 

@@ -1,5 +1,5 @@
 /**
- * Sweeps over BullMQ (src/sweep_queue.ts) against a redis-server this test
+ * Sweeps over BullMQ (src/sweep/queue.ts) against a redis-server this test
  * starts on loopback (.ci/run installs Debian's redis-server): two worker
  * processes finish a tiny sweep with each run once and the local sweep's
  * results; a worker killed with SIGKILL mid-run loses its run to the other,
@@ -15,11 +15,11 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { Queue } from 'bullmq';
-import { readResultsTable, ResultRow } from '../src/results';
-import { SweepDefinition } from '../src/sweep';
+import { readResultsTable, ResultRow } from '../src/sweep/results';
+import { SweepDefinition } from '../src/sweep/plan';
 import { tinySweep } from './sweep_fixture';
-import { runLocalSweep } from '../src/sweep_local';
-import { connectRedis, enqueueSweep, QUEUE_NAME, RunStatus, sweepStatus } from '../src/sweep_queue';
+import { runLocalSweep } from '../src/sweep/local';
+import { connectRedis, enqueueSweep, QUEUE_NAME, RunStatus, sweepStatus } from '../src/sweep/queue';
 
 const CLI = path.join(__dirname, '..', 'src', 'cli.js');
 

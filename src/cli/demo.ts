@@ -1,6 +1,6 @@
 /**
  * The smoke demo (`bigbigan demo`): trains the small convnet of
- * classifier.ts on the embedded MNIST on the selected backend, with a
+ * eval/classifier.ts on the embedded MNIST on the selected backend, with a
  * progress line, then writes a grid of test digits, their predictions and
  * the per-step losses to the output folder. It checks that an install can
  * train at all; the BigBiGAN trainer is `bigbigan train`.
@@ -8,11 +8,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from './backend';
-import { classifierTrainStep, createClassifier, disposeClassifier, predict } from './classifier';
-import { BatchIterator, loadMnist, splitToTensor } from './data';
-import { writeImageGrid } from './png';
-import { Progress } from './progress';
+import { selectBackend } from '../backend/select';
+import { classifierTrainStep, createClassifier, disposeClassifier, predict } from '../eval/classifier';
+import { BatchIterator, loadMnist, splitToTensor } from '../data';
+import { writeImageGrid } from '../util/png';
+import { Progress } from '../util/progress';
 
 export interface DemoOptions {
   steps: number;
