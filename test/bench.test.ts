@@ -14,6 +14,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { findTorchReference, runTorchReference, torchMismatch } from '../src/train/bench';
 import { resolveConfig } from '../src/presets';
+import { requireOptional } from './optional';
 
 const CLI = path.join(__dirname, '..', 'src', 'cli.js');
 const PYTHON = '/usr/bin/python3';
@@ -53,7 +54,7 @@ describe('bigbigan bench', () => {
     assert.equal(r.backend, 'wasm');
     assert.ok(r.rss_before_mib <= r.peak_rss_mib && r.rss_after_mib <= r.peak_rss_mib, 'Expected RSS readings below the peak');
     // Where the native kernels are built (CI requires them), the bench names them.
-    if (process.env.BIGBIGAN_REQUIRE_NATIVE === '1') assert.match(r.native, /^oneDNN [\d.]+, /);
+    if (requireOptional()) assert.match(r.native, /^oneDNN [\d.]+, /);
     assert.equal(r.batch, 8);
     assert.equal(r.iters, 1);
     assert.equal(r.tensors_after, r.tensors_before, 'Expected no tensor to leak over the timed steps');
