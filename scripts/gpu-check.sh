@@ -64,7 +64,7 @@ fi
 
 # --- Vulkan (Linux): the loader, and NVIDIA's driver manifest where containers put it
 if [ "$(uname -s)" = Linux ]; then
-  if ! "$node_bin" -e "process.exit(require('./dist/src/backend.js').vulkanLoaderFound() ? 0 : 1)"; then
+  if ! "$node_bin" -e "process.exit(require('./dist/src/backend/select.js').vulkanLoaderFound() ? 0 : 1)"; then
     debs=("$carry"/gl/*.deb)
     if [ -f "${debs[0]}" ] && command -v dpkg >/dev/null; then
       say "no libvulkan.so.1 on this system: using the packed one (.gpu-carry/gl-root)"

@@ -2,8 +2,8 @@
 // Wall time of a small queued sweep with one worker against two (this machine, loopback redis-server).
 const { spawn } = require('child_process');
 const fs = require('fs'); const os = require('os'); const path = require('path');
-const { ablationSweep } = require('../dist/src/sweep');
-const { enqueueSweep, sweepStatus, connectRedis } = require('../dist/src/sweep_queue');
+const { ablationSweep } = require('../dist/src/sweep/plan');
+const { enqueueSweep, sweepStatus, connectRedis } = require('../dist/src/sweep/queue');
 const TINY = ['zDim=6', 'gCh=4', 'gMults=2,2,1', 'gAttention=8', 'resolution=16', 'eResolution=16', 'eCh=4', 'eMlp=16',
               'dCh=8', 'dMults=1,2', 'dAttention=8', 'dMlp=16', 'batchSize=8', 'emaStart=1'];
 const EVAL = { samples: 200, realImages: 200, probeTrain: 500, probeEval: 200, reconstructions: 100, rawG: false, baselines: false };
@@ -14,7 +14,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   for (;;) { try { (await connectRedis(url)).disconnect(); break; } catch { await sleep(200); } }
   const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'qw-cache-'));
   { // the feature net, trained once before timing (both cases load it)
-    const { selectBackend } = require('../dist/src/backend'); const { loadDataset } = require('../dist/src/data');
+    const { selectBackend } = require('../dist/src/backend/select'); const { loadDataset } = require('../dist/src/data');
     const { datasetFeatureNet } = require('../dist/src/eval/feature_net');
     await selectBackend({ quiet: true });
     (await datasetFeatureNet(await loadDataset('mnist', { seed: 0 }), { resolution: 16, cacheDir: cache, steps: 100, quiet: true })).dispose();

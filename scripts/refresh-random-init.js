@@ -23,13 +23,13 @@
 const fs = require('fs');
 const path = require('path');
 const { parseArgs } = require('util');
-const { selectBackend } = require('../dist/src/backend');
+const { selectBackend } = require('../dist/src/backend/select');
 const { loadDataset } = require('../dist/src/data');
 const { BN_ESTIMATE_BATCHES, randomInitModels } = require('../dist/src/eval/features');
 const { evaluateRepresentation } = require('../dist/src/eval/probe');
 const { disposeModels } = require('../dist/src/model/bigbigan');
-const { RESULT_COLUMNS } = require('../dist/src/results');
-const { planSweep, readJobResult, SWEEP_EVAL, writeSweepResults } = require('../dist/src/sweep');
+const { RESULT_COLUMNS } = require('../dist/src/sweep/results');
+const { planSweep, readJobResult, SWEEP_EVAL, writeSweepResults } = require('../dist/src/sweep/plan');
 
 function parseArgsOrExit(argv) {
   const { values, positionals } = parseArgs({

@@ -9,7 +9,7 @@
  * asked (nanoGPT's configurator: an unknown key or a wrong type is an error).
  */
 import { Config, CONFIG_RANGES, DEFAULT_CONFIG, KeyRange } from './config';
-import { checkLossConfig } from './losses';
+import { checkLossConfig } from './model/losses';
 import { fBlockResolutions } from './model/discriminator';
 import { checkEncoderConfig } from './model/encoder';
 import { checkGeneratorConfig } from './model/generator';

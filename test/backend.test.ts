@@ -1,5 +1,5 @@
 /**
- * Backend selection (src/backend.ts): on a machine without the native
+ * Backend selection (src/backend/select.ts): on a machine without the native
  * packages and without a GPU the automatic choice is wasm and says why (webgpu
  * included); a forced backend runs or fails with one clear message.
  * test/webgpu_backend.test.ts covers the webgpu wiring with a fake GPU.
@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { noAdapterHint, parseBackendChoice, selectBackend, vulkanLoaderFound } from '../src/backend';
+import { noAdapterHint, parseBackendChoice, selectBackend, vulkanLoaderFound } from '../src/backend/select';
 
 /** Whether a real native tfjs backend can load here (not the danfo alias). */
 function nativeInstalled(): boolean {

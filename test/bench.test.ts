@@ -1,5 +1,5 @@
 /**
- * `bigbigan bench` (src/bench.ts) on a tiny configuration: the JSON report has
+ * `bigbigan bench` (src/train/bench.ts) on a tiny configuration: the JSON report has
  * every field with finite numbers and a flat tensor count, the profile names
  * kernels, and the PyTorch comparison finds its script, passes the same
  * counts, computes the ratio and fails clearly without python3 or torch.
@@ -12,8 +12,9 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { findTorchReference, runTorchReference, torchMismatch } from '../src/bench';
+import { findTorchReference, runTorchReference, torchMismatch } from '../src/train/bench';
 import { resolveConfig } from '../src/presets';
+import { requireOptional } from './optional';
 
 const CLI = path.join(__dirname, '..', 'src', 'cli.js');
 const PYTHON = '/usr/bin/python3';
@@ -53,7 +54,7 @@ describe('bigbigan bench', () => {
     assert.equal(r.backend, 'wasm');
     assert.ok(r.rss_before_mib <= r.peak_rss_mib && r.rss_after_mib <= r.peak_rss_mib, 'Expected RSS readings below the peak');
     // Where the native kernels are built (CI requires them), the bench names them.
-    if (process.env.BIGBIGAN_REQUIRE_NATIVE === '1') assert.match(r.native, /^oneDNN [\d.]+, /);
+    if (requireOptional()) assert.match(r.native, /^oneDNN [\d.]+, /);
     assert.equal(r.batch, 8);
     assert.equal(r.iters, 1);
     assert.equal(r.tensors_after, r.tensors_before, 'Expected no tensor to leak over the timed steps');

@@ -1,11 +1,11 @@
-/** Checkpoint files (src/checkpoint.ts): round trip, pruning, atomic names, checksums, damaged and older files. */
+/** Checkpoint files (src/train/checkpoint.ts): round trip, pruning, atomic names, checksums, damaged and older files. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { listCheckpoints, loadCheckpoint, loadLatestCheckpoint, loadNewestIntact, saveCheckpoint } from '../src/checkpoint';
+import { listCheckpoints, loadCheckpoint, loadLatestCheckpoint, loadNewestIntact, saveCheckpoint } from '../src/train/checkpoint';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-'));
 

@@ -6,6 +6,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
+import { COMMANDS } from '../src/cli';
+
 const CLI = path.join(__dirname, '..', 'src', 'cli.js');
 function run(...args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, BIGBIGAN_BACKEND: 'wasm' } });
@@ -40,6 +42,31 @@ describe('bigbigan CLI', () => {
       assert.equal(r.err.trim().split('\n').length, 2, `one error line and a usage hint: ${r.err}`);
     }
     assert.deepEqual(fs.readdirSync(out), []);
+  });
+
+  test('every command has its own usage: `bigbigan <command> --help` and `bigbigan help <command>`', () => {
+    for (const c of COMMANDS) {
+      const viaFlag = run(c.name, '--help'), viaHelp = run('help', c.name);
+      assert.equal(viaFlag.code, 0, `${c.name} --help: ${viaFlag.err}`);
+      assert.equal(viaHelp.code, 0, `help ${c.name}: ${viaHelp.err}`);
+      assert.equal(viaFlag.out, viaHelp.out);
+      assert.match(viaFlag.out, new RegExp(`^Usage: bigbigan ${c.name}\\b`));
+      for (const option of Object.keys(c.options)) assert.match(viaFlag.out, new RegExp(`--${option}\\b`), `${c.name} --help lists --${option}`);
+    }
+    const all = run('help');
+    assert.equal(all.code, 0);
+    for (const c of COMMANDS) assert.match(all.out, new RegExp(`^  ${c.name} `, 'm'));
+  });
+
+  test("an option a command does not take is an error naming that command's options", () => {
+    const r = run('train', '--seeds', '5');
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^bigbigan: Unknown option '--seeds' for 'bigbigan train': it takes --preset, --ablation, --set, --steps, --out, --resume, --minutes, --backend\n/);
+    assert.match(r.err, /Run 'bigbigan help train' for usage/);
+    const presets = run('presets', '--out', 'x');
+    assert.equal(presets.code, 2);
+    assert.match(presets.err, /Unknown option '--out' for 'bigbigan presets': it takes no option/);
+    assert.equal(run('help', 'fly').code, 2);
   });
 
   test('presets lists every preset and ablation row; params reports bench32 exactly', () => {

@@ -4,7 +4,7 @@ import { spawn, spawnSync, SpawnSyncOptions } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadCheckpoint } from '../src/checkpoint';
+import { loadCheckpoint } from '../src/train/checkpoint';
 import { TINY } from './sweep_fixture';
 
 export const CLI = path.join(__dirname, '..', 'src', 'cli.js');

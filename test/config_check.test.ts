@@ -9,7 +9,7 @@ import { Config, CONFIG_RANGES, DEFAULT_CONFIG, KeyRange } from '../src/config';
 import { checkValue, describeRange, parseSetting, validateConfig } from '../src/config_check';
 import * as nb from '../src/notebook';
 import { resolveConfig } from '../src/presets';
-import { trainRun } from '../src/run';
+import { trainRun } from '../src/run/train_run';
 
 /** Values just outside a range (as typed after --set key=, and as a notebook would pass them). */
 function outside(r: KeyRange): Array<[string, unknown]> {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/util/rng';
 import { relativeError } from './kernel_compare';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];

@@ -6,7 +6,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/util/rng';
 import { makeSplit, Split } from '../src/data/dataset';
 import { loadMnist } from '../src/data/idx';
 import { BatchIterator, BatchOptions, batches } from '../src/data/batches';

@@ -10,6 +10,7 @@ import * as path from 'path';
 import { holdOut, holdOutCount, makeSplit, subset, takeFirst } from '../src/data/dataset';
 import { CIFAR_RECORD_BYTES, CIFAR_TEST_FILE, CIFAR_TRAIN_FILES } from '../src/data/cifar';
 import { DatasetName, loadDataset } from '../src/data/registry';
+import { skipUnless } from './optional';
 
 /** n 2x2x1 images whose pixels all equal their index, labels i % 10. */
 const indexed = (n: number) =>
@@ -55,13 +56,13 @@ describe('loadDataset', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bigbigan-registry-'));
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  test('mnist and fashion with limit, trainValSize and seed', async () => {
-    for (const name of ['mnist', 'fashion'] as const) {
+  for (const name of ['mnist', 'fashion'] as const) {
+    test(`${name} with limit, trainValSize and seed`, { skip: name === 'fashion' && skipUnless('fashion-mnist') }, async () => {
       const ds = await loadDataset(name, { limit: 1000, trainValSize: 100, seed: 1 });
       assert.equal(ds.name, name);
       assert.deepEqual([ds.train.count, ds.trainVal.count, ds.test.count], [900, 100, 1000]);
-    }
-  });
+    });
+  }
 
   test('cifar10 and imagefolder from a path', async () => {
     const cifar = path.join(tmp, 'cifar');

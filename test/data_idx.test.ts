@@ -10,6 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { FASHION_MNIST_DIR, loadFashionMnist, loadMnist, mnistDataDir } from '../src/data/idx';
+import { skipUnless } from './optional';
 import { Dataset, Split } from '../src/data/dataset';
 
 /** Bytes of a file, gunzipped when its name ends in .gz (independent of the loader's magic sniffing). */
@@ -38,13 +39,14 @@ function histogram(...splits: Split[]): number[] {
   return h;
 }
 
-const cases: { name: string; dir: string; ext: string; load: (dir: string, o?: object) => Dataset }[] = [
-  { name: 'MNIST', dir: mnistDataDir(), ext: '', load: loadMnist },
-  { name: 'Fashion-MNIST', dir: FASHION_MNIST_DIR, ext: '.gz', load: loadFashionMnist },
+const cases: { name: string; dir: string; ext: string; load: (dir: string, o?: object) => Dataset; skip: string | false }[] = [
+  { name: 'MNIST', dir: mnistDataDir(), ext: '', load: loadMnist, skip: false },
+  { name: 'Fashion-MNIST', dir: FASHION_MNIST_DIR, ext: '.gz', load: loadFashionMnist, skip: skipUnless('fashion-mnist') },
 ];
 
 for (const c of cases) {
-  describe(`${c.name} from its real files`, () => {
+  describe(`${c.name} from its real files`, { skip: c.skip }, () => {
+    if (c.skip) return;
     const file = (base: string) => path.join(c.dir, base + c.ext);
     const whole = c.load(c.dir, { trainValSize: 0 });
     const ds = c.load(c.dir);

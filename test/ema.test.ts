@@ -1,5 +1,5 @@
 /**
- * G_ema (src/train.ts, src/model/bigbigan.ts): weights and BN statistics are
+ * G_ema (src/train/steps.ts, src/model/bigbigan.ts): weights and BN statistics are
  * averaged, spectral norm's power-iteration vectors are copied from G, and
  * `generate` samples with the batch's own statistics, so that a G_ema whose
  * running averages fit no weights still draws what its weights say.
@@ -7,15 +7,15 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
+import { selectBackend } from '../src/backend/select';
 import { Config } from '../src/config';
 import { Dataset, loadMnist } from '../src/data';
 import { ctxOf, emaPairs, generate, sampleLatent } from '../src/model/bigbigan';
 import { G } from '../src/model/generator';
 import { resolveConfig } from '../src/presets';
-import { Rng } from '../src/rng';
-import { batchesFor } from '../src/run';
-import { createTrainState, disposeTrainState, dStep, egStep, TrainState } from '../src/train';
+import { Rng } from '../src/util/rng';
+import { batchesFor } from '../src/train/run_data';
+import { createTrainState, disposeTrainState, dStep, egStep, TrainState } from '../src/train/steps';
 
 const TINY: Partial<Config> = {
   zDim: 6, gCh: 4, gMults: [2, 2, 1], gAttention: 8, resolution: 16, eResolution: 16,

@@ -9,14 +9,14 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
+import { selectBackend } from '../src/backend/select';
 import { Config } from '../src/config';
 import { Dataset, loadMnist, makeSplit, splitToTensor } from '../src/data';
 import { BN_ESTIMATE_BATCHES, estimateBatchNormStatistics, randomInitKey, randomInitModels, renderOptionsFor } from '../src/eval/features';
 import { createModels, disposeModels, Models } from '../src/model/bigbigan';
 import { E } from '../src/model/encoder';
 import { resolveConfig } from '../src/presets';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/util/rng';
 
 const TINY: Partial<Config> = {
   zDim: 6, gCh: 4, gMults: [2, 2, 1], gAttention: 8, resolution: 16, eResolution: 16,

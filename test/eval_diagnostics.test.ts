@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
+import { selectBackend } from '../src/backend/select';
 import { Config } from '../src/config';
 import { Dataset, loadMnist } from '../src/data';
 import { encoderDiagnostics, meanColumnCorrelation, shareOfSign, signalToNoise, standardizedGap } from '../src/eval/diagnostics';
@@ -19,8 +19,9 @@ import { D } from '../src/model/discriminator';
 import { E } from '../src/model/encoder';
 import { G } from '../src/model/generator';
 import { resolveConfig } from '../src/presets';
-import { Rng } from '../src/rng';
-import { batchesFor, trainRun } from '../src/run';
+import { Rng } from '../src/util/rng';
+import { trainRun } from '../src/run/train_run';
+import { batchesFor } from '../src/train/run_data';
 
 const TINY: Partial<Config> = {
   zDim: 6, gCh: 4, gMults: [2, 2, 1], gAttention: 8, resolution: 16, eResolution: 16,

@@ -4,11 +4,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
+import { selectBackend } from '../src/backend/select';
 import { Dataset, loadMnist, splitToTensor } from '../src/data';
 import { datasetFeatureNet, FeatureNet, featureNetCacheFile } from '../src/eval/feature_net';
 import { loadInceptionFeatureNet } from '../src/eval/inception';
-import { syncReadsDuring } from '../src/kernels_used';
+import { syncReadsDuring } from './kernels_used';
 
 const tmp = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 

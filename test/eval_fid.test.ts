@@ -4,11 +4,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
+import { selectBackend } from '../src/backend/select';
 import { Dataset, loadMnist, splitToTensor } from '../src/data';
 import { datasetFeatureNet, FeatureNet } from '../src/eval/feature_net';
 import { featureStats, frechetDistance, GaussianStats, inceptionScore } from '../src/eval/fid';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/util/rng';
 
 /** Standard normal draws (Box–Muller) from the kit's seeded Rng. */
 function normals(rng: Rng, count: number): Float64Array {

@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
+import { selectBackend } from '../src/backend/select';
 import { Config } from '../src/config';
 import { Dataset, loadMnist, splitToTensor, takeFirst } from '../src/data';
 import {
@@ -21,7 +21,7 @@ import { evaluateRepresentation, formatRepresentationReport, knnAccuracy, linear
 import { createModels, disposeModels, Models } from '../src/model/bigbigan';
 import { encoderFeatureDims } from '../src/model/encoder';
 import { resolveConfig } from '../src/presets';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/util/rng';
 
 const TINY: Partial<Config> = {
   zDim: 6, gCh: 4, gMults: [2, 2, 1], gAttention: 8, resolution: 16, eResolution: 16,

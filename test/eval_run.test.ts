@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
+import { selectBackend } from '../src/backend/select';
 import { Config } from '../src/config';
 import { batches, Dataset, loadMnist, takeFirst } from '../src/data';
 import { EvalSettings, evaluateCheckpoint, Evaluator, formatEvalReport } from '../src/eval/evaluate';
@@ -20,7 +20,7 @@ import { generatedOutputs, realOutputs, realStats } from '../src/eval/generation
 import { evaluateReconstruction, reconstruct } from '../src/eval/reconstruction';
 import { createModels, disposeModels, Models } from '../src/model/bigbigan';
 import { resolveConfig } from '../src/presets';
-import { trainRun } from '../src/run';
+import { trainRun } from '../src/run/train_run';
 
 const TINY: Partial<Config> = {
   zDim: 6, gCh: 4, gMults: [2, 2, 1], gAttention: 8, resolution: 16, eResolution: 16,

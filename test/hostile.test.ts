@@ -12,8 +12,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { DEFAULT_CONFIG } from '../src/config';
-import { acquireLock } from '../src/lock';
-import { encodePng } from '../src/png';
+import { acquireLock } from '../src/run/lock';
+import { encodePng } from '../src/util/png';
 import { ABLATIONS, PRESETS } from '../src/presets';
 import { checkpointData, cli, cliAsync, CliResult, metricsWithoutTimes, SMALL, snapshot } from './cli_fixture';
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/util/rng';
 
 /** n uniform values in [-1, 1) from a seeded Rng. */
 export function randomValues(seed: number, n: number): Float32Array {

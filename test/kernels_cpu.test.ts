@@ -1,6 +1,6 @@
 /**
  * The kit's ResizeNearestNeighborGrad on tfjs's cpu backend
- * (src/kernels/cpu_resize_grad.ts) against a plain-JS gradient: each dy
+ * (src/backend/kernels/cpu_resize_grad.ts) against a plain-JS gradient: each dy
  * element added to the input pixel the forward resize copied it from (found
  * by resizing an image of the input's own indices). tfjs-cpu 4.22's kernel
  * fails the same check at batch > 1.
@@ -8,9 +8,9 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
-import { registerCpuResizeGrad, upstreamCpuResizeGrad } from '../src/kernels/cpu_resize_grad';
-import { Rng } from '../src/rng';
+import { selectBackend } from '../src/backend/select';
+import { registerCpuResizeGrad, upstreamCpuResizeGrad } from '../src/backend/kernels/cpu_resize_grad';
+import { Rng } from '../src/util/rng';
 
 type Case = { shape: [number, number, number, number]; size: [number, number]; alignCorners?: boolean; halfPixelCenters?: boolean };
 

@@ -1,5 +1,5 @@
 /**
- * The faster wasm kernels (src/kernels/wasm_fast_kernels.ts) against tfjs's
+ * The faster wasm kernels (src/backend/kernels/wasm_fast_kernels.ts) against tfjs's
  * pure-JS `cpu` backend: values and gradients over the shapes and attributes
  * each kernel speeds up and the ones it hands back to tfjs-wasm; then the
  * reference-counted Identity: a clone outlives its source, and no buffer leaks.
@@ -7,8 +7,8 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
-import { replacedWasmKernels } from '../src/kernels/wasm_util';
+import { selectBackend } from '../src/backend/select';
+import { replacedWasmKernels } from '../src/backend/kernels/wasm_util';
 import { assertMatchesCpu, randomValues } from './kernel_compare';
 
 /** An input of `shape` with seeded values. */

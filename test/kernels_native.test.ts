@@ -1,14 +1,14 @@
 /**
  * The optional oneDNN conv2d kernels (native/dnnl_kernels.cc through
- * src/kernels/native_dnnl.ts) against tfjs's pure-JS `cpu` backend: the forward
+ * src/backend/kernels/native_dnnl.ts) against tfjs's pure-JS `cpu` backend: the forward
  * conv and both gradients over the cases of conv_cases.ts, element-wise ops
  * with a per-channel operand, leading-axis sums and means, batched products,
  * the fallback for what they do not take, memory, threads and the reasons
  * given when they are not used.
  *
  * They run where `npm run build` could compile the addon (g++ and libdnnl-dev).
- * Elsewhere the numerics are skipped with the reason, unless
- * BIGBIGAN_REQUIRE_NATIVE=1 (set by .ci/run, which installs both), which
+ * Elsewhere the suite is skipped with one line saying what to install, unless
+ * BIGBIGAN_REQUIRE_OPTIONAL=1 (set by .ci/run, which installs both; test/optional.ts), which
  * turns a missing addon into a failure.
  */
 import { before, describe, test } from 'node:test';
@@ -16,10 +16,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'child_process';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
-import { registerNativeKernels } from '../src/kernels/native_dnnl';
+import { selectBackend } from '../src/backend/select';
+import { registerNativeKernels } from '../src/backend/kernels/native_dnnl';
 import { assertConvLeavesNothing, assertConvMatchesCpu, convCaseName, CONV_CASES } from './conv_cases';
 import { assertMatchesCpu, randomValues, relativeError } from './kernel_compare';
+import { requireOptional, skipUnless } from './optional';
 
 const CLI = path.join(__dirname, '..', 'src', 'cli.js');
 
@@ -27,7 +28,10 @@ function backendLine(env: Record<string, string>): string {
   return execFileSync(process.execPath, [CLI, 'backend', '--backend', 'wasm'], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-describe('native oneDNN conv2d kernels', () => {
+const notBuilt = skipUnless('onednn');
+
+describe('native oneDNN conv2d kernels', { skip: notBuilt }, () => {
+  if (notBuilt) return;
   let reason: string | null = null;
   before(async () => {
     await selectBackend({ force: 'wasm', quiet: true });
@@ -36,7 +40,7 @@ describe('native oneDNN conv2d kernels', () => {
   });
   const skipWhyNot = (t: { skip(msg: string): void }): boolean => {
     if (reason == null) return false;
-    assert.notEqual(process.env.BIGBIGAN_REQUIRE_NATIVE, '1', `Expected the native kernels (BIGBIGAN_REQUIRE_NATIVE=1), but ${reason}`);
+    assert.ok(!requireOptional(), `Expected the native kernels (BIGBIGAN_REQUIRE_OPTIONAL=1), but ${reason}`);
     t.skip(reason);
     return true;
   };

@@ -1,5 +1,5 @@
 /**
- * The fused Adam and EMA kernels (src/kernels/wasm_optim.ts) against optim.ts's
+ * The fused Adam and EMA kernels (src/backend/kernels/wasm_optim.ts) against train/optim.ts's
  * elementwise formulas on tfjs's cpu backend, bit for bit: Adam over shapes
  * and step counts (20 updates of a small fit), EMA steps; bad inputs, and no
  * leaked buffers.
@@ -7,9 +7,9 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
-import { FUSED_ADAM, FUSED_EMA } from '../src/kernels/wasm_optim';
-import { Adam, updateEma } from '../src/optim';
+import { selectBackend } from '../src/backend/select';
+import { FUSED_ADAM, FUSED_EMA } from '../src/backend/kernels/wasm_optim';
+import { Adam, updateEma } from '../src/train/optim';
 import { randomValues, relativeError } from './kernel_compare';
 
 /** Runs `steps` Adam updates of x toward a fixed target on `backend`; returns x and the moments. */

@@ -1,5 +1,5 @@
 /**
- * The threaded wasm backend (src/kernels/wasm_threads.ts): in a fresh process
+ * The threaded wasm backend (src/backend/kernels/wasm_threads.ts): in a fresh process
  * (threads are chosen before the backend starts), two threads start, and
  * training steps of a small BigBiGAN and a large convolution's gradients
  * come out bit for bit as with one thread. Also the refusals: a bad count, and
@@ -17,10 +17,10 @@ function childScript(threads: number): string {
   return `
 const crypto = require('crypto');
 const tf = require('@tensorflow/tfjs');
-const { startWasmThreads, wasmThreads } = require(${JSON.stringify(path.join(DIST, 'kernels', 'wasm_threads'))});
-const { selectBackend } = require(${JSON.stringify(path.join(DIST, 'backend'))});
+const { startWasmThreads, wasmThreads } = require(${JSON.stringify(path.join(DIST, 'backend', 'kernels', 'wasm_threads'))});
+const { selectBackend } = require(${JSON.stringify(path.join(DIST, 'backend', 'select'))});
 const { resolveConfig } = require(${JSON.stringify(path.join(DIST, 'presets'))});
-const { createTrainState, dStep, egStep } = require(${JSON.stringify(path.join(DIST, 'train'))});
+const { createTrainState, dStep, egStep } = require(${JSON.stringify(path.join(DIST, 'train', 'steps'))});
 (async () => {
   await startWasmThreads(${threads});
   await selectBackend({ force: 'wasm', quiet: true });
@@ -73,7 +73,7 @@ fs.writeFileSync = function (file, data, ...rest) {
   return write.call(fs, file, data, ...rest);
 };
 const tf = require('@tensorflow/tfjs');
-require(${JSON.stringify(path.join(DIST, 'kernels', 'wasm_threads'))}).startWasmThreads(2).then((threads) => {
+require(${JSON.stringify(path.join(DIST, 'backend', 'kernels', 'wasm_threads'))}).startWasmThreads(2).then((threads) => {
   const y = tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5], [6]]));
   console.log(JSON.stringify({ threads, y: Array.from(y.dataSync()) }));
 }).catch((e) => { console.error(e.message); process.exit(1); });
@@ -93,7 +93,7 @@ describe('wasm backend with threads', () => {
   });
 
   test('a bad thread count, or a backend already running with another count, is refused', () => {
-    const module = JSON.stringify(path.join(DIST, 'kernels', 'wasm_threads'));
+    const module = JSON.stringify(path.join(DIST, 'backend', 'kernels', 'wasm_threads'));
     const bad = runChild(`require(${module}).startWasmThreads(0).catch((e) => { console.log(e.message); });`);
     assert.match(bad.out, /Expected a whole number of threads ≥ 1, but got 0/);
     const late = runChild(`const tf = require('@tensorflow/tfjs'); require('@tensorflow/tfjs-backend-wasm');

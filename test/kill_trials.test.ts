@@ -1,5 +1,5 @@
 /**
- * kill -9 at the worst moments (src/faults.ts) and at a random one, each followed by a resume as a
+ * kill -9 at the worst moments (src/train/faults.ts) and at a random one, each followed by a resume as a
  * user would type it: the folder then equals that of an uninterrupted run file for file, the
  * checkpoints and pictures bit for bit, metrics.jsonl line for line (less its clock fields), and
  * nothing is left behind (no temporary file, no lock).

@@ -1,12 +1,12 @@
 /**
- * l_D and l_EG (src/losses.ts) against the paper's formulas computed
+ * l_D and l_EG (src/model/losses.ts) against the paper's formulas computed
  * independently in plain JS numbers, for every ablation of the unary terms.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { hinge, lossD, lossEG, lossTerms, Scores } from '../src/losses';
-import { Rng } from '../src/rng';
+import { hinge, lossD, lossEG, lossTerms, Scores } from '../src/model/losses';
+import { Rng } from '../src/util/rng';
 
 type Raw = { s_x: number[]; s_z: number[]; s_xz: number[] };
 const h = (t: number) => Math.max(0, 1 - t);

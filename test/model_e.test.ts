@@ -8,10 +8,10 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
+import { selectBackend } from '../src/backend/select';
 import { Config, DEFAULT_CONFIG } from '../src/config';
 import { PRESETS } from '../src/presets';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/util/rng';
 import { Ctx, Params } from '../src/model/params';
 import {
   countEncoderWeights, E, eFeatureDim, EncoderOutput, revCoupling, revCouplingInverse, revResidual,

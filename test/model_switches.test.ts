@@ -9,16 +9,16 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
+import { selectBackend } from '../src/backend/select';
 import { Config, DEFAULT_CONFIG, PAPER_OBJECTIVE } from '../src/config';
-import { lossEG, lossTerms, Scores } from '../src/losses';
+import { lossEG, lossTerms, Scores } from '../src/model/losses';
 import { D, F, H } from '../src/model/discriminator';
 import { E } from '../src/model/encoder';
 import { Ctx, Params } from '../src/model/params';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/util/rng';
 import { sampleLatent } from '../src/model/bigbigan';
 import { G } from '../src/model/generator';
-import { createTrainState, disposeTrainState, egStep } from '../src/train';
+import { createTrainState, disposeTrainState, egStep } from '../src/train/steps';
 
 const SMALL: Config = {
   ...DEFAULT_CONFIG, ...PAPER_OBJECTIVE, zDim: 6, eCh: 4, eMlp: 16, dCh: 8, dMults: [1, 2], dAttention: 0, dMlp: 16, resolution: 16, eResolution: 16,

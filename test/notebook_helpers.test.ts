@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { loadDataset, makeSplit } from '../src/data';
-import { syncReadsDuring } from '../src/kernels_used';
+import { syncReadsDuring } from './kernels_used';
 import { resolveConfig } from '../src/presets';
 import * as nb from '../src/notebook';
 import { cellSeconds, listNotebooks, parseArgs } from '../src/notebook/run_notebooks';

@@ -1,8 +1,8 @@
-/** Our Adam (src/optim.ts) against tfjs's own tf.train.adam, and the EMA against its closed form. */
+/** Our Adam (src/train/optim.ts) against tfjs's own tf.train.adam, and the EMA against its closed form. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { Adam, updateEma } from '../src/optim';
+import { Adam, updateEma } from '../src/train/optim';
 
 test('Adam matches tf.train.adam over 20 steps (betas 0 and 0.999, as BigGAN)', () => {
   tf.setBackend('cpu');

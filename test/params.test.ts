@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { orthogonal } from '../src/model/params';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/util/rng';
 
 test('orthogonal() has orthonormal columns when tall and orthonormal rows when wide', () => {
   tf.setBackend('cpu');

@@ -1,4 +1,4 @@
-/** PNG grids (src/png.ts) decoded by an independent reader (sharp / libvips). */
+/** PNG grids (src/util/png.ts) decoded by an independent reader (sharp / libvips). */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
-import { encodePng, writeImageGrid } from '../src/png';
+import { encodePng, writeImageGrid } from '../src/util/png';
 
 async function decode(file: string | Buffer) {
   const meta = await sharp(file).metadata();  // channels as stored in the file

@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_CONFIG } from '../src/config';
 import { ABLATIONS, PRESETS, resolveConfig } from '../src/presets';
-import { selectBackend } from '../src/backend';
+import { selectBackend } from '../src/backend/select';
 import { countParameters } from '../src/model/bigbigan';
-import { checkLossConfig } from '../src/losses';
+import { checkLossConfig } from '../src/model/losses';
 
 test('preset -> ablation -> settings, in that order', () => {
   const cfg = resolveConfig('bench32', 'deterministic-e', ['batchSize=8', 'latent=uniform', 'gMults=2,2,1,1', 'augmentFlip=true']);
@@ -61,7 +61,7 @@ test('unknown names, keys and wrongly typed values are one clear error each', ()
 });
 
 test('bench32 has exactly the PyTorch reference parameter counts (G 143,394, E 423,296, D 371,572)', async () => {
-  const { selectBackend } = await import('../src/backend');
+  const { selectBackend } = await import('../src/backend/select');
   const { countParameters } = await import('../src/model/bigbigan');
   await selectBackend({ force: 'wasm', quiet: true });
   const c = countParameters(resolveConfig('bench32'));

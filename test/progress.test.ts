@@ -1,7 +1,7 @@
-/** The progress line (src/progress.ts) as a log file sees it. */
+/** The progress line (src/util/progress.ts) as a log file sees it. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatDuration, Progress } from '../src/progress';
+import { formatDuration, Progress } from '../src/util/progress';
 
 test('a progress line in a log shows step, percentage, ETA and figures, and is not printed every step', () => {
   const lines: string[] = [];

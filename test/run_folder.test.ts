@@ -1,5 +1,5 @@
 /**
- * What keeps a run folder whole (src/lock.ts, src/run_folder.ts, src/fs_safe.ts, src/run.ts), in
+ * What keeps a run folder whole (src/run/lock.ts, src/run/folder.ts, src/util/fs_safe.ts, src/run/train_run.ts), in
  * process: the lock's rules for live, dead, reused and remote owners; a full disk (writes to
  * /dev/full) during a checkpoint and during a metrics line; a torn metrics line; image folders
  * decoded as the config asks. Failing runs leave no tensor behind.
@@ -11,15 +11,16 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
-import { loadCheckpoint } from '../src/checkpoint';
+import { selectBackend } from '../src/backend/select';
+import { loadCheckpoint } from '../src/train/checkpoint';
 import { Config } from '../src/config';
 import { Dataset, loadMnist } from '../src/data';
-import { acquireLock, LOCK_NAME, LOCK_STALE_MS } from '../src/lock';
-import { encodePng } from '../src/png';
+import { acquireLock, LOCK_NAME, LOCK_STALE_MS } from '../src/run/lock';
+import { encodePng } from '../src/util/png';
 import { resolveConfig } from '../src/presets';
-import { loadRunDataset, trainRun } from '../src/run';
-import { readMetricsLines } from '../src/run_folder';
+import { trainRun } from '../src/run/train_run';
+import { loadRunDataset } from '../src/train/run_data';
+import { readMetricsLines } from '../src/run/folder';
 import { TINY } from './sweep_fixture';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'folder-'));

@@ -1,5 +1,5 @@
 /**
- * The ablation sweep (src/sweep.ts, sweep_local.ts): the plan, a tiny sweep
+ * The ablation sweep (src/sweep/plan.ts, sweep/local.ts): the plan, a tiny sweep
  * run in child processes two at a time, its results table, resuming an
  * interrupted run from its checkpoint, and a re-run that trains nothing.
  */
@@ -9,14 +9,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { selectBackend } from '../src/backend';
+import { selectBackend } from '../src/backend/select';
 import { ABLATIONS } from '../src/presets';
 import { resultsMarkdown } from '../src/notebook/ablations';
-import { readResultsTable } from '../src/results';
-import { trainRun } from '../src/run';
-import { ablationSweep, jobState, openSweepFolder, planSweep } from '../src/sweep';
+import { readResultsTable } from '../src/sweep/results';
+import { trainRun } from '../src/run/train_run';
+import { ablationSweep, jobState, openSweepFolder, planSweep } from '../src/sweep/plan';
 import { tinySweep } from './sweep_fixture';
-import { runLocalSweep } from '../src/sweep_local';
+import { runLocalSweep } from '../src/sweep/local';
 
 
 

@@ -1,6 +1,6 @@
 /** The tiny sweep the sweep tests share: a 16x16 model for seconds per run, a cheap evaluation. */
 import { EvalSettings } from '../src/eval/evaluate';
-import { ablationSweep, SweepDefinition } from '../src/sweep';
+import { ablationSweep, SweepDefinition } from '../src/sweep/plan';
 
 export const TINY = ['zDim=6', 'gCh=4', 'gMults=2,2,1', 'gAttention=8', 'resolution=16', 'eResolution=16', 'eCh=4', 'eMlp=16',
                      'dCh=8', 'dMults=1,2', 'dAttention=8', 'dMlp=16', 'batchSize=8', 'emaStart=1'];

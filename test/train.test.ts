@@ -1,5 +1,5 @@
 /**
- * The trainer (src/train.ts, src/run.ts) on a tiny BigBiGAN: flat memory,
+ * The trainer (src/train/steps.ts, src/run/train_run.ts) on a tiny BigBiGAN: flat memory,
  * D's step leaves G and E alone (and vice versa), exact resumption,
  * a non-finite loss stops the run keeping the last good checkpoint, and a
  * folder that holds a run is never overwritten.
@@ -10,13 +10,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
-import { loadCheckpoint } from '../src/checkpoint';
+import { selectBackend } from '../src/backend/select';
+import { loadCheckpoint } from '../src/train/checkpoint';
 import { Config } from '../src/config';
 import { Dataset, loadMnist } from '../src/data';
 import { resolveConfig } from '../src/presets';
-import { batchesFor, trainRun } from '../src/run';
-import { createTrainState, disposeTrainState, dStep, egStep } from '../src/train';
+import { trainRun } from '../src/run/train_run';
+import { batchesFor } from '../src/train/run_data';
+import { createTrainState, disposeTrainState, dStep, egStep } from '../src/train/steps';
 
 const TINY: Partial<Config> = {
   zDim: 6, gCh: 4, gMults: [2, 2, 1], gAttention: 8, resolution: 16, eResolution: 16,

@@ -1,13 +1,13 @@
 /**
- * Training works on the wasm backend: the small convnet of src/classifier.ts
+ * Training works on the wasm backend: the small convnet of src/eval/classifier.ts
  * learns MNIST (its loss falls and it beats chance on held-out digits) and
  * 100 training steps leave the tensor count and wasm buffers unchanged.
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
-import { classifierTrainStep, createClassifier, disposeClassifier, predict } from '../src/classifier';
+import { selectBackend } from '../src/backend/select';
+import { classifierTrainStep, createClassifier, disposeClassifier, predict } from '../src/eval/classifier';
 import { BatchIterator, loadMnist, splitToTensor } from '../src/data';
 
 describe('a small convnet trains on wasm', () => {

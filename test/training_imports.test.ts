@@ -1,5 +1,5 @@
 /**
- * The training path (dist/src/cli.js with run.js, bench.js, the model and the
+ * The training path (dist/src/cli.js with run/train_run.js, train/bench.js, the model and the
  * evaluation) must not load the notebook-only libraries: danfojs and plotly
  * are large, and the air-gapped GPU bundle (scripts/pack-gpu.sh) leaves them
  * out, as it leaves out tslab and the native sharp (loaded only when an image
@@ -31,8 +31,8 @@ function loadedBy(files: string[]): { packages: string[]; kit: string[] } {
 
 const NOTEBOOK_ONLY = /^(danfojs|danfojs-node|plotly\.js.*|plotly|tslab|sharp)$/;
 
-test('cli.js, run.js and bench.js load no notebook-only library (danfojs, plotly, tslab) nor sharp', (t) => {
-  const { packages, kit } = loadedBy(['cli.js', 'run.js', 'bench.js']);
+test('cli.js, run/train_run.js and train/bench.js load no notebook-only library (danfojs, plotly, tslab) nor sharp', (t) => {
+  const { packages, kit } = loadedBy(['cli.js', 'run/train_run.js', 'train/bench.js']);
   t.diagnostic(`packages loaded: ${packages.join(' ')}`);
   const bad = packages.filter((p) => NOTEBOOK_ONLY.test(p) || /danfo|plotly/i.test(p));
   assert.deepEqual(bad, [], `Expected no notebook-only package on the training path, but got ${bad.join(', ')}`);

@@ -1,5 +1,5 @@
 /**
- * The webgpu wiring of src/backend.ts with a fake WebGPU implementation in
+ * The webgpu wiring of src/backend/select.ts with a fake WebGPU implementation in
  * place of Dawn (no GPU needed): what a missing adapter, an adapter without a
  * device and a working one do (the automatic choice takes a working one);
  * that navigator.gpu and the WebGPU globals are defined before
@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { BackendInfo, Gpu, GpuAdapter, selectBackend, webgpuProvider } from '../src/backend';
+import { BackendInfo, Gpu, GpuAdapter, selectBackend, webgpuProvider } from '../src/backend/select';
 
 const GLOBALS = { GPUBufferUsage: { MAP_READ: 1, MAP_WRITE: 2, COPY_SRC: 4, COPY_DST: 8, UNIFORM: 64, STORAGE: 128 }, GPUMapMode: { READ: 1, WRITE: 2 } };
 

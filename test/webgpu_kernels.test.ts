@@ -17,15 +17,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
-import { benchTraining } from '../src/bench';
+import { selectBackend } from '../src/backend/select';
+import { benchTraining } from '../src/train/bench';
 import { Config } from '../src/config';
 import { Dataset, loadMnist } from '../src/data';
-import { runDemo } from '../src/demo';
+import { runDemo } from '../src/cli/demo';
 import { EvalSettings, evaluateCheckpoint } from '../src/eval/evaluate';
-import { exclusiveKernels, kernelCoverage, kernelsUsed, syncReadsDuring, withoutKernels } from '../src/kernels_used';
+import { exclusiveKernels, kernelCoverage, kernelsUsed, syncReadsDuring, withoutKernels } from './kernels_used';
 import { resolveConfig } from '../src/presets';
-import { trainRun } from '../src/run';
+import { trainRun } from '../src/run/train_run';
 
 const TINY: Partial<Config> = {
   zDim: 6, gCh: 4, gMults: [2, 2, 1], gAttention: 8, resolution: 16, eResolution: 16,

@@ -9,11 +9,11 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend';
+import { selectBackend } from '../src/backend/select';
 import { Config } from '../src/config';
-import { Adam } from '../src/optim';
+import { Adam } from '../src/train/optim';
 import { resolveConfig } from '../src/presets';
-import { createTrainState, disposeTrainState, dStep, egStep } from '../src/train';
+import { createTrainState, disposeTrainState, dStep, egStep } from '../src/train/steps';
 
 /** Why webgpu cannot run here, or null when it can. */
 let noGpu: string | null = null;
@@ -100,7 +100,7 @@ describe('webgpu numerics against the cpu backend', () => {
     };
     // The reference upsamples by concatenation (so sums dy over 2x2 blocks), the same function
     // computed without any resize kernel: independent of the cpu ResizeNearestNeighborGrad that
-    // the kit replaces (tfjs-cpu 4.22's is wrong for batch > 1, src/kernels/cpu_resize_grad.ts).
+    // the kit replaces (tfjs-cpu 4.22's is wrong for batch > 1, src/backend/kernels/cpu_resize_grad.ts).
     const reference = () => {
       const x = tf.tensor4d(xs, [2, 6, 6, 4]), w = tf.tensor4d(ws, [3, 3, 4, 5]), dy = tf.tensor4d(dys, [2, 6, 6, 5]);
       const up = (y: tf.Tensor4D) => {

@@ -5,7 +5,7 @@
  * resume) to continue with exactly the same batches and augmentations.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../rng';
+import { Rng } from '../util/rng';
 import { Split } from './dataset';
 import { DatasetError } from './errors';
 import { Augmentation, canvasFor, renderBatch, RenderOptions } from './transform';

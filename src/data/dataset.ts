@@ -7,7 +7,7 @@
  * labels are kept only for evaluation (linear probes on E(x), class-wise
  * sample grids, conditional baselines) and never reach the unsupervised loss.
  */
-import { Rng } from '../rng';
+import { Rng } from '../util/rng';
 import { DatasetError } from './errors';
 
 /** One split: N images in NHWC order, pixel values 0..255. */

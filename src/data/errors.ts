@@ -4,7 +4,7 @@
  * got …") instead of a stack trace from deep inside zlib or sharp.
  */
 import * as fs from 'fs';
-import { fsReason } from '../fs_safe';
+import { fsReason } from '../util/fs_safe';
 
 /** Raised for a missing path, a corrupt or truncated file, or inconsistent data. */
 export class DatasetError extends Error {

@@ -30,7 +30,7 @@ import type { Models } from '../model/bigbigan';
 import { D, Scores } from '../model/discriminator';
 import { E, EncoderOutput } from '../model/encoder';
 import { G } from '../model/generator';
-import { Rng } from '../rng';
+import { Rng } from '../util/rng';
 
 /** The figures of one diagnosis (see the file comment); null where the model lacks the part. */
 export interface Diagnostics {

@@ -4,7 +4,7 @@
  * probabilities p(y|x) (IS is computed from these).
  *
  * Two implementations: `datasetFeatureNet`, the small convnet of
- * src/classifier.ts trained on the dataset's own labels and cached on disk
+ * src/eval/classifier.ts trained on the dataset's own labels and cached on disk
  * (the small-scale stand-in for Inception-v3; its scores compare only with
  * scores from the same cached network), and `loadInceptionFeatureNet`, a
  * converted Inception-v3 (or any tfjs model) from a local folder, for FID/IS
@@ -17,11 +17,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { checkpointFile, loadCheckpoint, saveCheckpoint } from '../checkpoint';
-import { classifierLoss, classify, Classifier, createClassifier, disposeClassifier, predict } from '../classifier';
+import { checkpointFile, loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
+import { classifierLoss, classify, Classifier, createClassifier, disposeClassifier, predict } from './classifier';
 import { BatchIterator, batches, Dataset, ResizeMode } from '../data';
-import { Adam } from '../optim';
-import { Progress } from '../progress';
+import { Adam } from '../train/optim';
+import { Progress } from '../util/progress';
 
 export interface FeatureNet {
   /** e.g. 'mnist-classifier' or 'inception-v3 (/path)'. */
@@ -42,7 +42,7 @@ export interface FeatureNet {
 }
 
 /**
- * How a dataset's images reach `resolution`, the rule of run.ts's batchesFor:
+ * How a dataset's images reach `resolution`, the rule of run/train_run.ts's batchesFor:
  * centre on a background canvas when the target is at most 4 px larger
  * (MNIST 28 → 32), otherwise resample bilinearly.
  */
@@ -105,7 +105,7 @@ export function defaultCacheDir(): string {
 
 /**
  * The cache file of a dataset classifier: one folder per key under
- * <cacheDir>/feature-nets, holding one checkpoint file (src/checkpoint.ts
+ * <cacheDir>/feature-nets, holding one checkpoint file (src/train/checkpoint.ts
  * format, written to a temporary name and renamed). The key names the
  * dataset, its train count, resolution, channels, classes, steps, batch size
  * and seed — not the pixel content, so a dataset edited in place under the
@@ -144,7 +144,7 @@ async function testAccuracyOf(net: Classifier, dataset: Dataset, resolution: num
 
 /**
  * Trains the classifier on the labelled train split, rendered as training
- * renders it (no augmentation), with Adam (src/optim.ts) whose learning rate
+ * renders it (no augmentation), with Adam (src/train/optim.ts) whose learning rate
  * follows a cosine from 3e-3 down to 0 over the run (Loshchilov & Hutter
  * 2017, arXiv:1608.03983, without restarts). Measured on MNIST at 1500 steps
  * of 64 (seed 0), test accuracy: constant 1e-3 97.23%, cosine from 1e-3
@@ -212,7 +212,7 @@ function loadCached(file: string, key: string, dataset: Dataset): { net: Classif
 }
 
 /**
- * The small convnet of src/classifier.ts trained on `dataset`'s labelled
+ * The small convnet of src/eval/classifier.ts trained on `dataset`'s labelled
  * train split at `opts.resolution` (images rendered as training renders
  * them: batchesFor's pad-or-resize rule, no augmentation), with Adam and a
  * cosine learning rate from 3e-3 (see trainClassifier) for `steps` (default

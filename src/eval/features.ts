@@ -7,7 +7,7 @@
  *
  * E runs in inference mode (batch norms use their running statistics), so a
  * feature depends on its image alone, not on the batch it came in. Images are
- * prepared exactly as training prepares them (src/run.ts batchesFor: E's
+ * prepared exactly as training prepares them (src/run/train_run.ts batchesFor: E's
  * resolution, padded 28 -> 32 where that suffices, else resized), without
  * shuffling or augmentation, every example in split order.
  *
@@ -36,9 +36,9 @@ import { Config } from '../config';
 import { batches, exampleSize, RenderOptions, Split, takeFirst } from '../data';
 import { createModels, disposeModels, encode, Models } from '../model/bigbigan';
 import { Params } from '../model/params';
-import { Progress } from '../progress';
-import { Rng } from '../rng';
-import { batchesFor } from '../run';
+import { Progress } from '../util/progress';
+import { Rng } from '../util/rng';
+import { batchesFor } from '../train/run_data';
 
 /** Features of E ('z_mean', 'avepool', 'bn_crelu', see EncoderOutput) or the raw [-1, 1] pixels E sees, flattened. */
 export type FeatureKind = 'z_mean' | 'avepool' | 'bn_crelu' | 'pixels';
@@ -157,7 +157,7 @@ export interface BatchNormEstimateOptions {
  * `torch.optim.swa_utils.update_bn`): every running_mean is reset to 0 and
  * running_var to 1, then E runs in training mode (batch statistics; each
  * batch norm updates its running averages, momentum 0.1) on `batches`
- * batches of `split` rendered exactly as training renders them (src/run.ts
+ * batches of `split` rendered exactly as training renders them (src/run/train_run.ts
  * batchesFor: cfg.batchSize, E's resolution, cfg's augmentation, shuffled
  * with `seed`). No gradient is taken and E's weights do not change; nothing
  * but E's running statistics does. Deterministic for a given seed.

@@ -12,8 +12,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { batches, Split, takeFirst } from '../data';
 import { generate, Models, sampleLatent } from '../model/bigbigan';
-import { Progress } from '../progress';
-import { Rng } from '../rng';
+import { Progress } from '../util/progress';
+import { Rng } from '../util/rng';
 import { FeatureNet, resizeModeFor } from './feature_net';
 import { featureStats, frechetDistance, GaussianStats, inceptionScore } from './fid';
 

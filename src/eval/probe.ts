@@ -17,9 +17,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { Dataset, Split, takeFirst } from '../data';
 import { disposeModels, Models } from '../model/bigbigan';
-import { Adam } from '../optim';
-import { Progress } from '../progress';
-import { Rng } from '../rng';
+import { Adam } from '../train/optim';
+import { Progress } from '../util/progress';
+import { Rng } from '../util/rng';
 import {
   BN_ESTIMATE_BATCHES, checkpointKey, encoderFeatures, FeatureKind, Features, ModelKey, randomInitKey, randomInitModels,
 } from './features';

@@ -10,9 +10,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { batches, Split, takeFirst } from '../data';
 import { encode, generate, Models, realForD } from '../model/bigbigan';
-import { writeImageGrid } from '../png';
-import { Progress } from '../progress';
-import { Rng } from '../rng';
+import { writeImageGrid } from '../util/png';
+import { Progress } from '../util/progress';
+import { Rng } from '../util/rng';
 import { renderOptionsFor } from './features';
 import { FeatureNet } from './feature_net';
 

@@ -5,9 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Config } from '../config';
-import { Scores } from '../losses';
-import { Rng } from '../rng';
-import { D } from './discriminator';
+import { Rng } from '../util/rng';
+import { D, Scores } from './discriminator';
 import { countEncoderWeights, E, EncoderOutput } from './encoder';
 import { G } from './generator';
 import { Ctx, Params } from './params';

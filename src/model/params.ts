@@ -9,7 +9,7 @@
  * seeded Rng, so the same seed builds the same network.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../rng';
+import { Rng } from '../util/rng';
 
 /** How fresh weights are drawn. */
 export type Init = 'ortho' | 'he' | 'normal';

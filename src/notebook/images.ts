@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Config } from '../config';
 import { exampleSize, renderBatch, Split } from '../data';
 import { renderOptionsFor } from '../eval/features';
-import { encodePng, gridPixels } from '../png';
+import { encodePng, gridPixels } from '../util/png';
 
 /** The bytes of a PNG file (for tslab.display.png). */
 export function readPng(file: string): Uint8Array {

@@ -1,5 +1,5 @@
 /**
- * A run's metrics.jsonl (src/run.ts) as rows and chart series: one line per
+ * A run's metrics.jsonl (src/run/train_run.ts) as rows and chart series: one line per
  * E/G step (losses, scores, learning rates, img/s) and, every cfg.evalEvery
  * steps, a line with `kind: 'eval'` (fid, is, fid_raw, is_raw, probe_top1,
  * probe_top1_random_init, probe_top1_pixels, knn1, class_consistency,

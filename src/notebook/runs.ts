@@ -11,14 +11,14 @@ import { spawn } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { listCheckpoints } from '../checkpoint';
+import { listCheckpoints } from '../train/checkpoint';
 import { Config } from '../config';
 import { checkOverrides, validateConfig } from '../config_check';
 import type { EvalSettings } from '../eval/evaluate';
-import { acquireLock } from '../lock';
+import { acquireLock } from '../run/lock';
 import { ABLATIONS, resolveConfig } from '../presets';
-import { RESUMABLE_KEYS } from '../run';
-import { holdsRun } from '../run_folder';
+import { RESUMABLE_KEYS } from '../run/train_run';
+import { holdsRun } from '../run/folder';
 import { picturesOf } from './images';
 import { Metrics, readMetrics } from './metrics';
 
@@ -36,7 +36,7 @@ export interface RunSpec {
   overrides?: Partial<Config>;
   /** Dataset options: `limit` reads at most that many train and test examples (quick mode). */
   data?: { limit?: number };
-  /** How the evaluations every cfg.evalEvery steps run (src/run.ts RunOptions.evaluation). */
+  /** How the evaluations every cfg.evalEvery steps run (src/run/train_run.ts RunOptions.evaluation). */
   evaluation?: { settings?: EvalSettings; featureNetSteps?: number; cacheDir?: string };
 }
 
@@ -58,7 +58,7 @@ export function runFolder(root: string, spec: RunSpec): string {
 }
 
 /** The dataset of a run, loaded as its trainer loads it (same hold-out seed, resolution and channels; `limit` as the spec's data). */
-export { loadRunDataset } from '../run';
+export { loadRunDataset } from '../train/run_data';
 
 /** The step of the newest checkpoint in `dir` (0 without one). */
 export function checkpointStep(dir: string): number {
@@ -171,7 +171,7 @@ export async function ensureRun(root: string, spec: RunSpec, opts: EnsureOptions
     return info;
   }
   const start = Date.now();
-  // A run that stopped before its first checkpoint resumes from step 0 (src/run_folder.ts).
+  // A run that stopped before its first checkpoint resumes from step 0 (src/run/folder.ts).
   await trainInBackground({ cfg, out, resume: holdsRun(out), data: spec.data, evaluation: spec.evaluation }, opts);
   return infoOf(out, true, (Date.now() - start) / 1000);
 }

@@ -4,7 +4,8 @@
  * notebook's kernel stays free to redraw charts while it trains.
  * Usage: node dist/src/notebook/train_worker.js '<WorkerJob JSON>'
  */
-import { loadRunDataset, trainRun } from '../run';
+import { trainRun } from '../run/train_run';
+import { loadRunDataset } from '../train/run_data';
 import type { WorkerJob } from './runs';
 
 async function main(): Promise<void> {

@@ -16,7 +16,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { fileError } from './fs_safe';
+import { fileError } from '../util/fs_safe';
 
 /** A lock from another host not touched for this long is stale (its owner touches it at every step and every TOUCH_MS). */
 export const LOCK_STALE_MS = 10 * 60_000;

@@ -1,6 +1,6 @@
 /**
  * A sweep spread over many machines on BullMQ (a job queue on Redis): the
- * same plan, jobs and results table as the local sweep (sweep.ts), with one
+ * same plan, jobs and results table as the local sweep (sweep/plan.ts), with one
  * queue job per run. `enqueueSweep` adds the unfinished runs; `runWorker`
  * takes jobs on any machine and runs each in a child process exactly as the
  * local sweep does; `sweepStatus` reports and writes the results table.
@@ -16,10 +16,10 @@ import { createHash } from 'crypto';
 import * as path from 'path';
 import { Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import IORedis from 'ioredis';
-import { formatDuration } from './progress';
-import { KIT_VERSION } from './run';
-import { JobProgress, JobResult, openSweepFolder, planSweep, readJobResult, SweepDefinition, SweepJob, writeSweepResults } from './sweep';
-import { runInChild } from './sweep_local';
+import { formatDuration } from '../util/progress';
+import { KIT_VERSION } from '../train/run_checkpoint';
+import { JobProgress, JobResult, openSweepFolder, planSweep, readJobResult, SweepDefinition, SweepJob, writeSweepResults } from './plan';
+import { runInChild } from './local';
 
 export const QUEUE_NAME = 'bigbigan-sweep';
 

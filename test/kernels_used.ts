@@ -54,7 +54,7 @@ export function exclusiveKernels(backend: string, others: string[]): string[] {
 /**
  * Unregisters `names` from `backend` for the duration of `work`, then puts
  * them back: the kit uses such kernels only where the current backend has
- * them (optim.ts checks `tf.getKernel`), so hiding them records the path
+ * them (train/optim.ts checks `tf.getKernel`), so hiding them records the path
  * another backend takes.
  */
 export async function withoutKernels<T>(backend: string, names: string[], work: () => Promise<T> | T): Promise<T> {
@@ -102,7 +102,7 @@ export function kernelCoverage(used: Iterable<string>, backend: string): KernelC
  * kit's compiled sources (`file:line`), with their counts. On webgpu in Node
  * each of these fails: only `await tensor.data()` / `array()` can read there.
  */
-export async function syncReadsDuring(work: () => unknown, kitDir: string = __dirname): Promise<Map<string, number>> {
+export async function syncReadsDuring(work: () => unknown, kitDir: string = path.join(__dirname, '..', 'src')): Promise<Map<string, number>> {
   const engine = tf.engine() as unknown as { readSync(dataId: object): unknown };
   const own = Object.prototype.hasOwnProperty.call(engine, 'readSync');
   const readSync = engine.readSync;

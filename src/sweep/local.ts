@@ -8,12 +8,15 @@
 import { fork } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
-import { ensureFolder, removeTemporaryFiles } from './fs_safe';
-import { acquireLock } from './lock';
-import { formatDuration } from './progress';
+import { selectBackend } from '../backend/select';
+import { datasetFeatureNet } from '../eval/feature_net';
+import { loadRunDataset } from '../train/run_data';
+import { ensureFolder, removeTemporaryFiles } from '../util/fs_safe';
+import { acquireLock } from '../run/lock';
+import { formatDuration } from '../util/progress';
 import {
   JobProgress, JobResult, jobState, openSweepFolder, planSweep, runSweepJob, SweepDefinition, SweepJob, writeSweepResults,
-} from './sweep';
+} from './plan';
 
 export interface LocalSweepOptions {
   out: string;
@@ -40,7 +43,7 @@ export type ParentMessage = { out: string; def: SweepDefinition; job: SweepJob; 
 
 /**
  * Runs one job in a child process; resolves with its result or rejects with its error text. `onNote`
- * gets what the run found in its folder (a resumption, a stale lock, a torn line: run.ts notes).
+ * gets what the run found in its folder (a resumption, a stale lock, a torn line: run/train_run.ts notes).
  * `atOnce`: how many runs share this machine; each gets its share of the cores for the native
  * conv2d kernels (unless BIGBIGAN_NATIVE_THREADS says otherwise), so that they do not oversubscribe.
  */
@@ -66,10 +69,7 @@ export function runInChild(msg: ParentMessage, onProgress: (p: JobProgress) => v
 
 /** Makes sure the feature net every evaluation uses is trained and cached once, before parallel runs would each train it. */
 async function prepareFeatureNet(def: SweepDefinition, job: SweepJob, opts: LocalSweepOptions): Promise<void> {
-  const { datasetFeatureNet } = await import('./eval/feature_net');
-  const { selectBackend } = await import('./backend');
   await selectBackend({ quiet: true });
-  const { loadRunDataset } = await import('./run');
   const dataset = await loadRunDataset(job.cfg);
   const net = await datasetFeatureNet(dataset, { resolution: def.evalResolution, cacheDir: opts.cacheDir, steps: opts.featureNetSteps,
                                                  quiet: opts.log === null });

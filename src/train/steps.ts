@@ -8,12 +8,12 @@
  * synchronously), so the caller awaits it.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Config } from './config';
-import { checkLossConfig, latentRegression, lossD, lossEG, lossTerms, Scores, stopGradient } from './losses';
-import { createModels, ctxOf, emaPairs, encode, encodeGenerated, Models, sampleLatent, scoreFake, scoreReal } from './model/bigbigan';
-import { G } from './model/generator';
+import { Config } from '../config';
+import { checkLossConfig, latentRegression, lossD, lossEG, lossTerms, Scores, stopGradient } from '../model/losses';
+import { createModels, ctxOf, emaPairs, encode, encodeGenerated, Models, sampleLatent, scoreFake, scoreReal } from '../model/bigbigan';
+import { G } from '../model/generator';
 import { Adam, updateEma } from './optim';
-import { Rng } from './rng';
+import { Rng } from '../util/rng';
 
 /** Everything a run updates: networks, optimisers, the noise RNG and the step count. */
 export interface TrainState {

@@ -11,7 +11,7 @@
  *   XNNPACK operators would otherwise flatter products with a fixed operand).
  */
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from './backend';
+import { selectBackend } from './select';
 import { replacedWasmKernels } from './kernels/wasm_util';
 
 /** [batch, side, in channels, out channels, stride] */

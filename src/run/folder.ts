@@ -1,7 +1,7 @@
 /**
  * Opening a run folder for training, so that a run is never lost, never mixed
  * with another and never continued from something damaged:
- *  - the folder is locked (lock.ts) for the whole run: one process at a time;
+ *  - the folder is locked (run/lock.ts) for the whole run: one process at a time;
  *  - a fresh start refuses a folder with checkpoints, and takes over one whose
  *    run stopped before its first checkpoint (nothing there can be continued);
  *  - `resume` continues from the newest checkpoint that reads back intact
@@ -15,12 +15,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Checkpoint, DamagedCheckpointError, listCheckpoints, loadNewestIntact } from './checkpoint';
-import { Config } from './config';
-import { ensureFolder, guarded, pathKind, removeTemporaryFiles, writeFileAtomic } from './fs_safe';
+import { Checkpoint, DamagedCheckpointError, listCheckpoints, loadNewestIntact } from '../train/checkpoint';
+import { Config } from '../config';
+import { ensureFolder, guarded, pathKind, removeTemporaryFiles, writeFileAtomic } from '../util/fs_safe';
 import { acquireLock, FolderLock } from './lock';
 
-/** What run.ts stores in a checkpoint's metadata that this file reads. */
+/** What run/train_run.ts stores in a checkpoint's metadata that this file reads. */
 export interface RunMeta {
   config: Config;
   step: number;

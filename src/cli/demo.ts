@@ -1,6 +1,6 @@
 /**
  * The smoke demo (`bigbigan demo`): trains the small convnet of
- * classifier.ts on the embedded MNIST on the selected backend, with a
+ * eval/classifier.ts on the embedded MNIST on the selected backend, with a
  * progress line, then writes a grid of test digits, their predictions and
  * the per-step losses to the output folder. It checks that an install can
  * train at all; the BigBiGAN trainer is `bigbigan train`.
@@ -8,11 +8,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from './backend';
-import { classifierTrainStep, createClassifier, disposeClassifier, predict } from './classifier';
-import { BatchIterator, loadMnist, splitToTensor } from './data';
-import { writeImageGrid } from './png';
-import { Progress } from './progress';
+import { selectBackend } from '../backend/select';
+import { classifierTrainStep, createClassifier, disposeClassifier, predict } from '../eval/classifier';
+import { BatchIterator, loadMnist, splitToTensor } from '../data';
+import { writeImageGrid } from '../util/png';
+import { Progress } from '../util/progress';
+import { BACKEND_OPTION, Command, intOption, stringOption } from './command';
 
 export interface DemoOptions {
   steps: number;
@@ -70,3 +71,26 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   return { testAccuracy: correct / n, firstLoss: mean(losses.slice(0, k)), lastLoss: mean(losses.slice(-k)),
            files: [gridFile, predictionsFile, metricsFile] };
 }
+
+export const demoCommand: Command = {
+  name: 'demo',
+  summary: 'train the small convnet on the embedded MNIST (smoke test of an install)',
+  about: 'Train a small convnet on the embedded MNIST, write a picture and metrics.',
+  options: {
+    steps: { value: 'N', help: 'training steps (default 300)' },
+    batch: { value: 'N', help: 'batch size (default 64)' },
+    out: { value: 'DIR', help: 'where the picture and metrics go (default runs/demo)' },
+    seed: { value: 'N', help: 'the seed (default 0)' },
+    ...BACKEND_OPTION,
+  },
+  async run({ values }) {
+    const steps = intOption(values, 'steps', 300), batchSize = intOption(values, 'batch', 64);
+    const seed = intOption(values, 'seed', 0, 0);
+    const out = stringOption(values, 'out') ?? 'runs/demo';
+    const force = stringOption(values, 'backend');
+    if (force) await selectBackend({ force });
+    const r = await runDemo({ steps, batchSize, out, seed });
+    console.log(`loss ${r.firstLoss.toFixed(3)} -> ${r.lastLoss.toFixed(3)}; test accuracy ${(100 * r.testAccuracy).toFixed(1)}% on 2000 MNIST test digits`);
+    console.log(`wrote ${r.files.join(', ')}`);
+  },
+};

@@ -7,25 +7,24 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from './backend';
-import { Checkpoint, checkpointFile, loadCheckpoint, loadLatestCheckpoint, saveCheckpoint } from './checkpoint';
-import { Config } from './config';
-import { validateConfig } from './config_check';
-import { die, faultDue, faultPoint } from './faults';
-import { appendLine, FileError, writeFileAtomic } from './fs_safe';
+import { selectBackend } from '../backend/select';
+import { checkpointFile, loadCheckpoint, loadLatestCheckpoint, saveCheckpoint } from '../train/checkpoint';
+import { CheckpointMeta, checkpointTensors, KIT_VERSION, restoreTrainState } from '../train/run_checkpoint';
+import { batchesFor, loadRunDataset } from '../train/run_data';
+import { Config } from '../config';
+import { validateConfig } from '../config_check';
+import { die, faultDue, faultPoint } from '../train/faults';
+import { appendLine, FileError, writeFileAtomic } from '../util/fs_safe';
 import type { FolderLock } from './lock';
-import { OpenedRun, openRunFolder, readMetricsLines } from './run_folder';
-import { BatchIterator, BatchIteratorState, Dataset, loadDataset, Split } from './data';
-import { createModels, encode, generate, Models, sampleLatent } from './model/bigbigan';
-import { Params } from './model/params';
-import { writeImageGrid } from './png';
-import type { EvalSettings, Evaluator } from './eval/evaluate';
-import { encoderDiagnostics } from './eval/diagnostics';
-import { Progress } from './progress';
-import { Rng } from './rng';
-import { createTrainState, disposeTrainState, dStep, egStep, TrainState } from './train';
-
-export const KIT_VERSION = '0.1.0';
+import { OpenedRun, openRunFolder, readMetricsLines } from './folder';
+import { Dataset } from '../data';
+import { createModels, encode, generate, sampleLatent } from '../model/bigbigan';
+import { writeImageGrid } from '../util/png';
+import { EvalSettings, Evaluator, flatMetrics, QUICK_EVAL } from '../eval/evaluate';
+import { encoderDiagnostics } from '../eval/diagnostics';
+import { Progress } from '../util/progress';
+import { Rng } from '../util/rng';
+import { createTrainState, disposeTrainState, dStep, egStep, TrainState } from '../train/steps';
 
 /** Held-out images (and prior latents) of each encoder diagnosis: enough for a stable correlation, a second or two of work. */
 const DIAGNOSIS_IMAGES = 256;
@@ -34,7 +33,7 @@ export interface RunOptions {
   cfg: Config;
   /** The run folder. */
   out: string;
-  /** Continue the run in `out` from its newest intact checkpoint (or from step 0 if it stopped before its first; run_folder.ts). */
+  /** Continue the run in `out` from its newest intact checkpoint (or from step 0 if it stopped before its first; run/folder.ts). */
   resume?: boolean;
   /** The lock of `out`, when the caller holds it already (a sweep job); otherwise trainRun takes and releases it. */
   lock?: FolderLock;
@@ -71,18 +70,6 @@ export interface RunResult {
   notes: string[];
 }
 
-/** What a checkpoint stores besides tensors. */
-interface CheckpointMeta {
-  kitVersion: string;
-  config: Config;
-  step: number;
-  rng: number;
-  batches: BatchIteratorState;
-  adamSteps: { D: number; G: number; E: number | null };
-  /** Saved at the end of a run (its last step, or --minutes ran out). */
-  end?: boolean;
-}
-
 /** Keys that may change between a run and its resumption. */
 export const RESUMABLE_KEYS: Array<keyof Config> = ['steps', 'sampleEvery', 'checkpointEvery', 'keepCheckpoints', 'evalEvery', 'diagEvery', 'inceptionPath'];
 
@@ -91,68 +78,6 @@ function sameRun(a: Config, b: Config): string[] {
     (k) => !RESUMABLE_KEYS.includes(k) && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 
-/** Every tensor a checkpoint holds, by stable name. */
-function checkpointTensors(state: TrainState): Array<[string, tf.Variable]> {
-  const { models } = state;
-  const named = (prefix: string, list: Array<[string, tf.Variable]>) => list.map(([k, v]) => [`${prefix}/${k}`, v] as [string, tf.Variable]);
-  return [
-    ...named('G', models.G.all()), ...named('E', models.E?.all() ?? []), ...named('D', models.D.all()),
-    ...named('G_ema', models.gEma.all()),
-    ...named('adam_D', state.optD.slots()), ...named('adam_G', state.optG.slots()), ...named('adam_E', state.optE?.slots() ?? []),
-  ];
-}
-
-type Values = Map<string, { shape: number[]; data: Float32Array }>;
-
-/** Assigns the checkpointed values of G, E, D and G_ema to `models`. */
-function restoreModels(models: Models, values: Values, file: string): void {
-  const put = (prefix: string, params: Params | null) => {
-    for (const [k, v] of params?.all() ?? []) {
-      const t = values.get(`${prefix}/${k}`);
-      if (t === undefined || t.shape.join() !== v.shape.join()) throw new Error(`Checkpoint ${file} lacks ${prefix}/${k} of shape [${v.shape}]`);
-      tf.tidy(() => v.assign(tf.tensor(t.data, t.shape)));
-    }
-  };
-  put('G', models.G); put('E', models.E); put('D', models.D); put('G_ema', models.gEma);
-}
-
-function restore(state: TrainState, ckpt: Checkpoint<CheckpointMeta>): void {
-  const { models } = state;
-  const meta = ckpt.meta;
-  restoreModels(models, ckpt.values, ckpt.file);
-  const slots = (prefix: string) => new Map([...ckpt.values].filter(([k]) => k.startsWith(`${prefix}/`))
-    .map(([k, t]) => [k.slice(prefix.length + 1), tf.tensor(t.data, t.shape)]));
-  for (const [opt, prefix, params, t] of [[state.optD, 'adam_D', models.D, meta.adamSteps.D], [state.optG, 'adam_G', models.G, meta.adamSteps.G],
-                                          [state.optE, 'adam_E', models.E, meta.adamSteps.E ?? 0]] as const) {
-    if (opt === null || params === null) continue;
-    const values = slots(prefix);
-    opt.restore(t, values, params.weights);
-    tf.dispose([...values.values()]);
-  }
-  state.rng.setState(meta.rng);
-  state.step = meta.step;
-}
-
-/**
- * The networks of a checkpoint file (or of the newest checkpoint in a run
- * folder), for sampling and evaluation. The caller disposes them (disposeModels).
- */
-export function loadModels(fileOrDir: string): { models: Models; step: number; file: string } {
-  const ckpt = fs.statSync(fileOrDir).isDirectory() ? loadLatestCheckpoint<CheckpointMeta>(fileOrDir) : loadCheckpoint<CheckpointMeta>(fileOrDir);
-  if (ckpt === null) throw new Error(`Expected a checkpoint in ${fileOrDir}, but found none`);
-  const models = createModels(ckpt.meta.config);
-  restoreModels(models, ckpt.values, ckpt.file);
-  return { models, step: ckpt.meta.step, file: ckpt.file };
-}
-
-/** The real-image batches of a run: E's resolution, padded 28 -> 32 where that suffices, else resized. */
-export function batchesFor(cfg: Config, split: Split): BatchIterator {
-  const pad = cfg.eResolution >= split.height && cfg.eResolution - split.height <= 4;
-  return new BatchIterator(split, {
-    batchSize: cfg.batchSize, seed: cfg.seed, resolution: cfg.eResolution, resize: pad ? 'pad' : 'resize',
-    crop: cfg.augmentCrop, flip: cfg.augmentFlip,
-  });
-}
 
 /** Images the encoder diagnostics use at every call: the first 256 of trainVal (fewer if it is smaller), and as many fixed prior z. */
 function diagnosisInputs(cfg: Config, dataset: Dataset): { x: tf.Tensor4D; z: tf.Tensor2D } | null {
@@ -202,27 +127,14 @@ async function allFinite(state: TrainState): Promise<boolean> {
   }
 }
 
-/** The evaluator of a run's quick evaluations (loaded lazily: eval/ imports this file). */
+/** The evaluator of a run's quick evaluations. */
 async function createEvaluator(cfg: Config, dataset: Dataset, opts: RunOptions): Promise<Evaluator> {
-  const { Evaluator } = await import('./eval/evaluate');
   const evaluator = await Evaluator.create(cfg, {
     dataset, quiet: opts.quiet, inception: cfg.inceptionPath || undefined,
     cacheDir: opts.evaluation?.cacheDir, featureNetSteps: opts.evaluation?.featureNetSteps,
   });
   evaluator.progress = false;  // one line per evaluation instead
   return evaluator;
-}
-
-/**
- * The dataset of a run as its config asks (the trainer, the evaluation, the sweeps and the notebooks all
- * load it here): image folders decoded at E's side (or G's, if larger) with cfg.channels; `limit` caps
- * the examples read (quick runs).
- */
-export async function loadRunDataset(cfg: Config, opts: { limit?: number } = {}): Promise<Dataset> {
-  return loadDataset(cfg.dataset, {
-    path: cfg.dataPath || undefined, seed: cfg.seed, resolution: Math.max(cfg.eResolution, cfg.resolution), channels: cfg.channels as 1 | 3,
-    ...(opts.limit ? { limit: opts.limit } : {}),
-  });
 }
 
 /** The pictures of `step` in `out` that exist (null where none was written, e.g. no E or too few held-out images). */
@@ -242,7 +154,7 @@ function appendMetrics(file: string, row: object): void {
   appendLine(file, line);
 }
 
-/** Trains (or resumes) a run; see the file comment for what it writes, run_folder.ts for how a folder is opened. */
+/** Trains (or resumes) a run; see the file comment for what it writes, run/folder.ts for how a folder is opened. */
 export async function trainRun(opts: RunOptions): Promise<RunResult> {
   const cfg = validateConfig(opts.cfg);
   if (opts.minutes !== undefined && !(opts.minutes > 0)) throw new Error(`Expected minutes > 0, but got ${opts.minutes}`);
@@ -288,7 +200,7 @@ async function trainOpened(opts: RunOptions, cfg: Config, tfBackend: string, ope
   const state = createTrainState(cfg);
   if (latest !== null) {
     try {
-      restore(state, latest);
+      restoreTrainState(state, latest);
     } catch (e) {
       disposeTrainState(state);
       throw e;
@@ -312,7 +224,6 @@ async function trainOpened(opts: RunOptions, cfg: Config, tfBackend: string, ope
   const evaluate = async () => {
     const t = Date.now();
     evaluator ??= await createEvaluator(cfg, dataset, opts);
-    const { QUICK_EVAL, flatMetrics } = await import('./eval/evaluate');
     const report = await evaluator.evaluate(state.models, state.step, opts.evaluation?.settings ?? QUICK_EVAL);
     const figures = flatMetrics(report);
     appendMetrics(metricsFile, { step: state.step, kind: 'eval', ...figures, eval_seconds: report.seconds });

@@ -3,7 +3,7 @@
  *
  * `FusedAdam`, one Adam update of one variable: a
  * JS loop over the wasm heap that reads θ, m, v and g once and writes θ', m',
- * v', instead of the 14 elementwise ops (and as many buffers) of optim.ts's
+ * v', instead of the 14 elementwise ops (and as many buffers) of train/optim.ts's
  * formula. A BigBiGAN step updates ~100 variables, so this removes ~1400
  * kernel calls per step. The arithmetic is the formula's, op by op in float32
  * (each result rounded with Math.fround, each constant a float32 as tfjs makes
@@ -14,9 +14,9 @@
  * with the bias corrections c1 = 1-β1^t, c2 = 1-β2^t given as attributes.
  *
  * `FusedEma`, one step of an exponential moving average, ema' = ema·d + x·(1-d)
- * (three ops in optim.ts's updateEma), bit for bit the same way.
+ * (three ops in train/optim.ts's updateEma), bit for bit the same way.
  *
- * optim.ts uses a kernel when the current backend has it.
+ * train/optim.ts uses a kernel when the current backend has it.
  */
 import * as tf from '@tensorflow/tfjs';
 import { KernelArgs, TensorInfo, WasmBackend } from './wasm_util';
@@ -38,7 +38,7 @@ export interface FusedAdamAttrs {
 
 /**
  * Writes θ', m', v' from θ, m, v, g (all of one length) with the update of the
- * file's comment, rounding as optim.ts's ops do (float32 after every op).
+ * file's comment, rounding as train/optim.ts's ops do (float32 after every op).
  */
 export function adamLoop(x: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array,
                          xOut: Float32Array, mOut: Float32Array, vOut: Float32Array, a: FusedAdamAttrs): void {

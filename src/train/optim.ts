@@ -5,7 +5,7 @@
  * of G's variables used for sampling and evaluation (BigGAN's G_ema).
  */
 import * as tf from '@tensorflow/tfjs';
-import { FUSED_ADAM, FUSED_EMA, FusedAdamAttrs } from './kernels/wasm_optim';
+import { FUSED_ADAM, FUSED_EMA, FusedAdamAttrs } from '../backend/kernels/wasm_optim';
 
 export class Adam {
   /** Updates done so far (t in the paper). */

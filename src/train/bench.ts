@@ -3,7 +3,7 @@
  * yardstick of shared/bench/BENCH32.md by default), measured the way
  * shared/bench/torch_reference.py measures its PyTorch twin: a fixed batch of
  * data, 2 warm-up iterations, then N D steps timed together and N E/G steps
- * timed together (dStep/egStep of train.ts, each reading its scalars back, so
+ * timed together (dStep/egStep of train/steps.ts, each reading its scalars back, so
  * every step's work is done when its timer stops).
  *
  *   d_step_ms, eg_step_ms   mean time of one step
@@ -20,11 +20,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { Config } from './config';
-import { resolveConfig } from './presets';
-import { wasmThreads } from './kernels/wasm_threads';
-import { nativeKernelsInfo } from './kernels/native_dnnl';
-import { createTrainState, disposeTrainState, dStep, egStep, TrainState } from './train';
+import { Config } from '../config';
+import { resolveConfig } from '../presets';
+import { wasmThreads } from '../backend/kernels/wasm_threads';
+import { nativeKernelsInfo } from '../backend/kernels/native_dnnl';
+import { createTrainState, disposeTrainState, dStep, egStep, TrainState } from './steps';
 
 /** What one benchmark run measured. */
 export interface BenchResult {
@@ -165,7 +165,7 @@ export async function profileSteps(cfg: Config, opts: { warmup?: number; top?: n
  * ../shared/bench/torch_reference.py beside the repository, else
  * ./torch_reference.py in the repository root.
  */
-export function findTorchReference(repoRoot = path.join(__dirname, '..', '..'), env = process.env): string {
+export function findTorchReference(repoRoot = path.join(__dirname, '..', '..', '..'), env = process.env): string {
   const fromEnv = env.BIGBIGAN_TORCH_REFERENCE;
   if (fromEnv) {
     if (!fs.existsSync(fromEnv)) throw new Error(`Expected BIGBIGAN_TORCH_REFERENCE to name torch_reference.py, but ${fromEnv} does not exist`);

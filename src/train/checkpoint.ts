@@ -17,7 +17,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { faultPoint } from './faults';
-import { ensureFolder, fileError, writeFileAtomic } from './fs_safe';
+import { ensureFolder, fileError, writeFileAtomic } from '../util/fs_safe';
 
 const MAGIC = 'BBGCKPT1';
 const DIGEST_BYTES = 32;

@@ -15,8 +15,8 @@
  * Without an encoder (a plain GAN) only s_x exists.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Config } from './config';
-import { Scores } from './model/discriminator';
+import { Config } from '../config';
+import { Scores } from './discriminator';
 
 export { Scores };
 

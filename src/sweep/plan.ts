@@ -2,7 +2,7 @@
  * A sweep: every ablation row of the paper's Table 1 (presets.ts ABLATIONS)
  * × seeds, each a normal training run followed by the standard evaluation,
  * with one results table. This file holds what every way of running a sweep
- * shares (the local pool in sweep_local.ts; a queue later): the plan, one
+ * shares (the local pool in sweep/local.ts; a queue later): the plan, one
  * job (train or resume, evaluate, write result.json, prune), and the table.
  *
  * Folder layout: <out>/sweep.json (the definition), <out>/<row>-s<seed>/ (a
@@ -13,15 +13,16 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { listCheckpoints } from './checkpoint';
-import { Config } from './config';
-import type { EvalSettings } from './eval/evaluate';
-import { ensureFolder, guarded, writeFileAtomic } from './fs_safe';
-import { acquireLock, FolderLock } from './lock';
-import { ABLATIONS, resolveConfig } from './presets';
+import { listCheckpoints } from '../train/checkpoint';
+import { Config } from '../config';
+import { EvalSettings, evaluateCheckpoint, flatMetrics } from '../eval/evaluate';
+import { ensureFolder, guarded, writeFileAtomic } from '../util/fs_safe';
+import { acquireLock, FolderLock } from '../run/lock';
+import { ABLATIONS, resolveConfig } from '../presets';
 import { RESULT_COLUMNS, ResultRow, resultsCsv } from './results';
-import { KIT_VERSION, trainRun } from './run';
-import { holdsRun, readMetricsLines } from './run_folder';
+import { trainRun } from '../run/train_run';
+import { KIT_VERSION } from '../train/run_checkpoint';
+import { holdsRun, readMetricsLines } from '../run/folder';
 
 /** What a sweep runs; stored as <out>/sweep.json, and a re-run must match it. */
 export interface SweepDefinition {
@@ -172,7 +173,7 @@ export interface JobOptions {
   /** Training steps of the feature net when it is not cached (tests). */
   featureNetSteps?: number;
   onProgress?: (p: JobProgress) => void;
-  /** Where the sentences about what was found in the run folder go (a resumption, a stale lock, a torn line: run.ts notes). */
+  /** Where the sentences about what was found in the run folder go (a resumption, a stale lock, a torn line: run/train_run.ts notes). */
   log?: (line: string) => void;
   /** Keep the checkpoints after the evaluation (default: pruned, see the file comment). */
   keepCheckpoints?: boolean;
@@ -204,7 +205,7 @@ async function trainAndEvaluate(dir: string, def: SweepDefinition, job: SweepJob
   const onStep = (step: number, total: number) => opts.onProgress?.({ phase: 'train', step, total });
   const base = { kitVersion: KIT_VERSION, name: job.name, rows: job.rows, seed: job.seed, steps: def.steps };
   try {
-    // A run that stopped before its first checkpoint resumes from step 0 (run_folder.ts).
+    // A run that stopped before its first checkpoint resumes from step 0 (run/folder.ts).
     await trainRun({ cfg: job.cfg, out: dir, resume: holdsRun(dir), quiet: true, onStep, lock, log: opts.log });
   } catch (e) {
     const message = (e as Error).message;
@@ -214,7 +215,6 @@ async function trainAndEvaluate(dir: string, def: SweepDefinition, job: SweepJob
     return result;
   }
   opts.onProgress?.({ phase: 'eval', step: def.steps, total: def.steps });
-  const { evaluateCheckpoint, flatMetrics } = await import('./eval/evaluate');
   const settings = { ...def.evaluation, baselines: def.evaluation.baselines || job.seed === def.seeds[0] };
   const report = await evaluateCheckpoint(dir, settings, { cacheDir: opts.cacheDir, featureNetSteps: opts.featureNetSteps,
                                                            resolution: def.evalResolution, quiet: true });

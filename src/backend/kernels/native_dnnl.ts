@@ -32,8 +32,8 @@ interface DnnlAddon {
   info(): string;
 }
 
-/** Where scripts/build-native.js puts the addon (from dist/src/kernels/). */
-export const NATIVE_ADDON_PATH = path.join(__dirname, '..', '..', '..', 'build', 'native', 'dnnl_kernels.node');
+/** Where scripts/build-native.js puts the addon (from dist/src/backend/kernels/). */
+export const NATIVE_ADDON_PATH = path.join(__dirname, '..', '..', '..', '..', 'build', 'native', 'dnnl_kernels.node');
 
 const enum Mode { Forward = 0, BackwardData = 1, BackwardWeights = 2 }
 
