@@ -10,19 +10,25 @@ const EVAL = { samples: 200, realImages: 200, probeTrain: 500, probeEval: 200, r
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 (async () => {
   const port = 26379, url = `redis://127.0.0.1:${port}`;
-  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+                      { stdio: 'ignore' });
   for (;;) { try { (await connectRedis(url)).disconnect(); break; } catch { await sleep(200); } }
   const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'qw-cache-'));
   { // the feature net, trained once before timing (both cases load it)
     const { selectBackend } = require('../dist/src/backend/select'); const { loadDataset } = require('../dist/src/data');
     const { datasetFeatureNet } = require('../dist/src/eval/feature_net');
     await selectBackend({ quiet: true });
-    (await datasetFeatureNet(await loadDataset('mnist', { seed: 0 }), { resolution: 16, cacheDir: cache, steps: 100, quiet: true })).dispose();
+    const mnist = await loadDataset('mnist', { seed: 0 });
+    (await datasetFeatureNet(mnist, { resolution: 16, cacheDir: cache, steps: 100, quiet: true })).dispose();
   }
-  const def = ablationSweep({ preset: 'mnist', rows: ['base', 'no-e', 'deterministic-e', 'small-e'], seeds: 2, steps: 40, settings: TINY, evaluation: EVAL });
+  const def = ablationSweep({
+    preset: 'mnist', rows: ['base', 'no-e', 'deterministic-e', 'small-e'], seeds: 2, steps: 40, settings: TINY, evaluation: EVAL,
+  });
   for (const n of [1, 2]) {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), `qw-${n}-`));
-    const workers = Array.from({ length: n }, () => spawn(process.execPath, ['dist/src/cli.js', 'worker', '--queue', url], { stdio: 'ignore', env: { ...process.env, BIGBIGAN_CACHE: cache } }));
+    const workers = Array.from({ length: n }, () => spawn(process.execPath, ['dist/src/cli.js', 'worker', '--queue', url], {
+      stdio: 'ignore', env: { ...process.env, BIGBIGAN_CACHE: cache },
+    }));
     await sleep(3000);
     const t0 = Date.now();
     await enqueueSweep(def, { queue: url, out, featureNetSteps: 100 });

@@ -5,7 +5,8 @@
  * before inference-mode features; before that change they were the untrained (0, 1)).
  *
  *   npm run build
- *   BIGBIGAN_NATIVE_THREADS=1 node scripts/refresh-random-init.js data/results/mnist-ablations [--rows base,small-e] [--dry-run] [--check-old]
+ *   BIGBIGAN_NATIVE_THREADS=1 node scripts/refresh-random-init.js data/results/mnist-ablations \
+ *     [--rows base,small-e] [--dry-run] [--check-old]
  *
  * For every first-seed job of the folder's sweep (the jobs whose evaluation added the baselines;
  * rows without E skipped) it rebuilds the random-init E from the run's config.json and seed,
@@ -37,7 +38,9 @@ function parseArgsOrExit(argv) {
     options: { rows: { type: 'string' }, 'dry-run': { type: 'boolean' }, 'check-old': { type: 'boolean' } },
   });
   if (positionals.length !== 1) throw new Error(`Expected one sweep folder, but got ${positionals.length} arguments`);
-  return { dir: positionals[0], rows: values.rows ? values.rows.split(',') : null, dryRun: !!values['dry-run'], checkOld: !!values['check-old'] };
+  return {
+    dir: positionals[0], rows: values.rows ? values.rows.split(',') : null, dryRun: !!values['dry-run'], checkOld: !!values['check-old'],
+  };
 }
 
 const readJson = (file) => JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -49,7 +52,8 @@ async function randomInitRows(cfg, dataset, settings, batches) {
   const random = randomInitModels(cfg, cfg.seed, dataset.train, { batches });
   try {
     // The same code path as evaluateRepresentation's own random-init rows (its `evaluate` closure), with this E as the model.
-    const report = await evaluateRepresentation(random, dataset, { limitTrain: settings.probeTrain, limitEval: settings.probeEval, baselines: false });
+    const report = await evaluateRepresentation(random, dataset,
+                                                { limitTrain: settings.probeTrain, limitEval: settings.probeEval, baselines: false });
     return report.rows.map((r) => ({ ...r, source: 'random-init' }));
   } finally {
     disposeModels(random);
@@ -70,7 +74,10 @@ function checkOtherColumns(oldCsv, newCsv) {
   a.forEach((line, i) => {
     const x = line.split(','), y = b[i].split(',');
     const bad = x.findIndex((v, j) => !changed.has(j) && v !== y[j]);
-    if (x.length !== y.length || bad >= 0) throw new Error(`Expected line ${i + 1} of results.csv to change only in its random-init columns, but column ${RESULT_COLUMNS[bad]} did`);
+    if (x.length !== y.length || bad >= 0) {
+      throw new Error(`Expected line ${i + 1} of results.csv to change only in its random-init columns, ` +
+                      `but column ${RESULT_COLUMNS[bad]} did`);
+    }
   });
 }
 
@@ -78,18 +85,26 @@ async function main(args) {
   await selectBackend({ quiet: true });
   const def = readJson(path.join(args.dir, 'sweep.json'));
   const settings = def.evaluation;
-  if (JSON.stringify(settings) !== JSON.stringify(SWEEP_EVAL)) console.log(`note: this sweep's evaluation ${JSON.stringify(settings)} is not today's SWEEP_EVAL; using the sweep's`);
+  if (JSON.stringify(settings) !== JSON.stringify(SWEEP_EVAL)) {
+    console.log(`note: this sweep's evaluation ${JSON.stringify(settings)} is not today's SWEEP_EVAL; using the sweep's`);
+  }
   const jobs = planSweep(def).filter((j) => j.seed === def.seeds[0] && (args.rows === null || j.rows.some((r) => args.rows.includes(r))));
   const datasets = new Map();
   const table = [];
-  console.log(`${args.dir}: random-init E (seed ${def.seeds[0]}), BN statistics estimated on ${BN_ESTIMATE_BATCHES} training batches; probe top-1 / 1-NN %, old -> new`);
+  console.log(`${args.dir}: random-init E (seed ${def.seeds[0]}), BN statistics estimated on ${BN_ESTIMATE_BATCHES} training batches; ` +
+              'probe top-1 / 1-NN %, old -> new');
   for (const job of jobs) {
     const dir = path.join(args.dir, job.name);
     const result = readJobResult(args.dir, job);
     const cfg = readJson(path.join(dir, 'config.json'));
-    if (result === null || result.status !== 'done' || cfg.noEncoder) { console.log(`${job.rows.join(', ')}: skipped (${result === null ? 'not finished' : cfg.noEncoder ? 'no E' : result.status})`); continue; }
+    if (result === null || result.status !== 'done' || cfg.noEncoder) {
+      console.log(`${job.rows.join(', ')}: skipped (${result === null ? 'not finished' : cfg.noEncoder ? 'no E' : result.status})`);
+      continue;
+    }
     const dataKey = JSON.stringify([cfg.dataset, cfg.dataPath, cfg.seed]);
-    if (!datasets.has(dataKey)) datasets.set(dataKey, await loadDataset(cfg.dataset, { path: cfg.dataPath || undefined, seed: cfg.seed }));  // as Evaluator.create
+    if (!datasets.has(dataKey)) {  // as Evaluator.create
+      datasets.set(dataKey, await loadDataset(cfg.dataset, { path: cfg.dataPath || undefined, seed: cfg.seed }));
+    }
     const dataset = datasets.get(dataKey);
     const start = Date.now();
     const rows = await randomInitRows(cfg, dataset, settings, BN_ESTIMATE_BATCHES);
@@ -99,11 +114,14 @@ async function main(args) {
     if (args.checkOld) {
       const again = figuresOf(await randomInitRows(cfg, dataset, settings, 0));
       const same = again.probe_top1_random_init === old.probe_top1_random_init && again.knn1_random_init === old.knn1_random_init;
-      check = same ? '  (old way reproduced exactly)' : `  (old way now gives ${pct(again.probe_top1_random_init)} / ${pct(again.knn1_random_init)})`;
+      check = same ? '  (old way reproduced exactly)'
+        : `  (old way now gives ${pct(again.probe_top1_random_init)} / ${pct(again.knn1_random_init)})`;
     }
     table.push({ rows: job.rows, old, now });
-    console.log(`${job.rows.join(', ').padEnd(24)} probe ${pct(old.probe_top1_random_init).padStart(5)} -> ${pct(now.probe_top1_random_init).padStart(5)}` +
-                `   1-NN ${pct(old.knn1_random_init).padStart(5)} -> ${pct(now.knn1_random_init).padStart(5)}   (${((Date.now() - start) / 1000).toFixed(0)} s)${check}`);
+    const seconds = ((Date.now() - start) / 1000).toFixed(0);
+    console.log(`${job.rows.join(', ').padEnd(24)} ` +
+                `probe ${pct(old.probe_top1_random_init).padStart(5)} -> ${pct(now.probe_top1_random_init).padStart(5)}` +
+                `   1-NN ${pct(old.knn1_random_init).padStart(5)} -> ${pct(now.knn1_random_init).padStart(5)}   (${seconds} s)${check}`);
     if (args.dryRun) continue;
     Object.assign(result.figures, now);
     writeJson(path.join(dir, 'result.json'), result);
@@ -114,7 +132,10 @@ async function main(args) {
       if (rep && rep.rows.some((r) => r.source === 'random-init')) {
         const { rows: _, ...head } = rep;  // random_init_bn_batches next to random_init_seed, as probe.ts writes it
         const rebuilt = {};
-        for (const [k, v] of Object.entries(head)) { if (k !== 'random_init_bn_batches') rebuilt[k] = v; if (k === 'random_init_seed') rebuilt.random_init_bn_batches = BN_ESTIMATE_BATCHES; }
+        for (const [k, v] of Object.entries(head)) {
+          if (k !== 'random_init_bn_batches') rebuilt[k] = v;
+          if (k === 'random_init_seed') rebuilt.random_init_bn_batches = BN_ESTIMATE_BATCHES;
+        }
         rebuilt.rows = rep.rows.map((r) => (r.source === 'random-init' ? rows.find((n) => n.feature === r.feature) ?? r : r));
         report.representation = rebuilt;
         writeJson(evalFile, report);
@@ -122,7 +143,8 @@ async function main(args) {
     }
   }
   const mean = (f) => table.reduce((s, t) => s + 100 * (t.now[f] - t.old[f]), 0) / Math.max(1, table.length);
-  console.log(`mean change over ${table.length} jobs: probe top-1 ${mean('probe_top1_random_init').toFixed(2)} points, 1-NN ${mean('knn1_random_init').toFixed(2)} points`);
+  console.log(`mean change over ${table.length} jobs: probe top-1 ${mean('probe_top1_random_init').toFixed(2)} points, ` +
+              `1-NN ${mean('knn1_random_init').toFixed(2)} points`);
   if (args.dryRun || table.length === 0) return;
   const csvFile = path.join(args.dir, 'results.csv');
   const oldCsv = fs.readFileSync(csvFile, 'utf8');

@@ -30,7 +30,9 @@ export function usage(): string {
 
 function commandNamed(name: string): Command {
   const c = COMMANDS.find((x) => x.name === name);
-  if (c === undefined) throw new UsageError(`Expected a command (${[...COMMANDS.map((x) => x.name), 'help'].join(', ')}), but got '${name}'`);
+  if (c === undefined) {
+    throw new UsageError(`Expected a command (${[...COMMANDS.map((x) => x.name), 'help'].join(', ')}), but got '${name}'`);
+  }
   return c;
 }
 

@@ -153,7 +153,10 @@ export interface Config {
   // ---- evaluation during training (src/eval)
   /** Steps between quick evaluations appended to metrics.jsonl (FID, IS, probe top-1, class consistency); 0 = none. */
   evalEvery: number;
-  /** Steps between encoder diagnostics appended to metrics.jsonl (eval/diagnostics.ts: E's signal-to-noise, D's pairing gap, latent recovery, D's accuracy per head); 0 = none. */
+  /**
+   * Steps between encoder diagnostics appended to metrics.jsonl (eval/diagnostics.ts: E's signal-to-noise, D's pairing gap,
+   * latent recovery, D's accuracy per head); 0 = none.
+   */
   diagEvery: number;
   /** A local tfjs Inception-v3 folder as FID/IS feature network ('' = the dataset's own classifier). */
   inceptionPath: string;

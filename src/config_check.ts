@@ -78,7 +78,9 @@ export function parseSetting(key: string, raw: string): Partial<Config> {
     v = raw === 'true' ? true : raw === 'false' ? false : raw;
   } else if (r.kind === 'ints') {
     v = raw.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
-    if (!inRange(r, v)) throw new Error(`Expected a comma-separated list of whole numbers ≥ ${r.min} for config key '${key}', but got '${raw}'`);
+    if (!inRange(r, v)) {
+      throw new Error(`Expected a comma-separated list of whole numbers ≥ ${r.min} for config key '${key}', but got '${raw}'`);
+    }
   }
   if (!inRange(r, v)) throw new Error(`Expected ${describeRange(r)} for config key '${key}', but got '${raw}'`);
   return { [key]: v } as Partial<Config>;
@@ -128,7 +130,9 @@ export function validateConfig(cfg: unknown): Config {
   const obj = cfg as Record<string, unknown>;
   for (const k of Object.keys(obj)) if (!(k in CONFIG_RANGES)) throw unknownKey(k);
   const missing = KEYS.filter((k) => !(k in obj));
-  if (missing.length > 0) throw new Error(`Expected every config key, but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing`);
+  if (missing.length > 0) {
+    throw new Error(`Expected every config key, but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing`);
+  }
   checkOverrides(obj);
   checkConsistency(obj as unknown as Config);
   return obj as unknown as Config;

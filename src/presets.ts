@@ -34,7 +34,10 @@ export const PRESETS: Record<string, Preset> = {
   },
   cifar10: {
     about: 'CIFAR-10 (binary version, --set dataPath=DIR), 32x32 RGB, crop+flip augmentation',
-    delta: { dataset: 'cifar10', channels: 3, augmentCrop: 4, augmentFlip: true, gCh: 32, dCh: 32, eCh: 32, eMlp: 256, dMlp: 256, zDim: 64, steps: 5000, emaDecay: 0.999, sampleEvery: 250, checkpointEvery: 500 },
+    delta: {
+      dataset: 'cifar10', channels: 3, augmentCrop: 4, augmentFlip: true, gCh: 32, dCh: 32, eCh: 32, eMlp: 256, dMlp: 256, zDim: 64,
+      steps: 5000, emaDecay: 0.999, sampleEvery: 250, checkpointEvery: 500,
+    },
   },
   bench32: {
     about: 'the throughput yardstick of shared/bench/BENCH32.md (same networks as torch_reference.py)',
@@ -52,7 +55,8 @@ export const PRESETS: Record<string, Preset> = {
       zDim: 120, gCh: 96, gMults: [16, 16, 8, 4, 2, 1], gAttention: 64,
       eArch: 'revnet', eCh: 64, eWidth: 4, eBlocks: [3, 4, 6, 3], eBottleneck: true, eMlp: 4096,
       dCh: 96, dMults: [1, 2, 4, 8, 16, 16], dAttention: 64, dMlp: 2048,
-      batchSize: 2048, steps: 500_000, dSteps: 2, lrG: 5e-5, lrD: 2e-4, eLrMult: 10, beta1: 0, init: 'ortho', emaDecay: 0.9999, emaStart: 20_000,
+      batchSize: 2048, steps: 500_000, dSteps: 2, lrG: 5e-5, lrD: 2e-4, eLrMult: 10, beta1: 0, init: 'ortho',
+      emaDecay: 0.9999, emaStart: 20_000,
       ...PAPER_OBJECTIVE,
     },
   },
@@ -79,13 +83,25 @@ export const ABLATIONS: Record<string, Ablation> = {
   },
   'deterministic-e': { about: 'E outputs mu only', delta: { eStochastic: false }, paper: 'classification clearly worse' },
   'uniform-pz': { about: 'P_z = U(-1, 1)', delta: { latent: 'uniform' }, paper: 'similar (slightly worse)' },
-  'x-unary-only': { about: 'losses keep s_x and s_xz', delta: { unary: 'x' }, paper: 'IS/FID about as good as Base; classification slightly worse' },
+  'x-unary-only': {
+    about: 'losses keep s_x and s_xz', delta: { unary: 'x' },
+    paper: 'IS/FID about as good as Base; classification slightly worse',
+  },
   // Without s_x, G learns only through s_xz: these rows use the paper's J (which sees x's realness) and G's full share of it.
-  'z-unary-only': { about: 'losses keep s_z and s_xz', delta: { unary: 'z', ...JOINT_CARRIES_G }, paper: 'IS/FID much worse (the x unary term matters most)' },
+  'z-unary-only': {
+    about: 'losses keep s_z and s_xz', delta: { unary: 'z', ...JOINT_CARRIES_G },
+    paper: 'IS/FID much worse (the x unary term matters most)',
+  },
   'no-unaries': { about: 'losses keep s_xz only (BiGAN)', delta: { unary: 'none', ...JOINT_CARRIES_G }, paper: 'IS/FID much worse' },
   'small-e': { about: "E at half the preset's channel unit (eCh / 2)", delta: {}, halve: ['eCh'], paper: 'classification worse' },
-  'small-g': { about: "G at half the preset's channel unit (gCh / 2; the paper: 32 vs 96)", delta: {}, halve: ['gCh'], paper: 'IS/FID and classification worse' },
-  'no-e': { about: 'no encoder: a plain BigGAN (D = F and s_x)', delta: { noEncoder: true }, paper: 'generation about as Base; no representation' },
+  'small-g': {
+    about: "G at half the preset's channel unit (gCh / 2; the paper: 32 vs 96)", delta: {}, halve: ['gCh'],
+    paper: 'IS/FID and classification worse',
+  },
+  'no-e': {
+    about: 'no encoder: a plain BigGAN (D = F and s_x)', delta: { noEncoder: true },
+    paper: 'generation about as Base; no representation',
+  },
   'high-res-e': { about: 'E sees 64x64, D sees it average-pooled to 32', delta: { eResolution: 64 }, paper: 'classification better' },
   'low-res-g': {
     about: 'G makes 16x16 (with the 64x64 E)',
@@ -102,7 +118,10 @@ export const ABLATIONS: Record<string, Ablation> = {
   'revnet-x1': { about: 'RevNet E, width x1', delta: { eArch: 'revnet', eWidth: 1 }, paper: 'RevNet beats ResNet at equal width' },
   'revnet-x2': { about: 'RevNet E, width x2', delta: { eArch: 'revnet', eWidth: 2 }, paper: 'wider is better' },
   'revnet-x4': { about: 'RevNet E, width x4', delta: { eArch: 'revnet', eWidth: 4 }, paper: 'the best classifier of the table' },
-  'e-lr-1x': { about: "E's learning rate equal to G's (no decoupled E optimisation)", delta: { eLrMult: 1 }, paper: 'classification much worse than 10x' },
+  'e-lr-1x': {
+    about: "E's learning rate equal to G's (no decoupled E optimisation)", delta: { eLrMult: 1 },
+    paper: 'classification much worse than 10x',
+  },
 };
 
 /** preset -> ablation -> `key=value` settings, each name and key checked, the result validated (config_check.ts). */

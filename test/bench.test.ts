@@ -69,12 +69,14 @@ describe('bigbigan bench', () => {
     }
   });
 
-  test('--compare-torch runs the reference with the same counts and prints the ratio', { skip: !fs.existsSync(PYTHON) && `no ${PYTHON}` }, () => {
+  test('--compare-torch runs the reference with the same counts and prints the ratio',
+       { skip: !fs.existsSync(PYTHON) && `no ${PYTHON}` }, () => {
     const script = fakeReference(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-')));
     const r = JSON.parse(bench(['--json', '--compare-torch'], { BIGBIGAN_TORCH_REFERENCE: script }));
     assert.deepEqual(r.torch.argv, ['--threads', '2', '--iters', '1', '--warmup', '2']);
     assert.equal(r.ratio_iter_ms, Math.round((r.iter_ms / 4.0) * 100) / 100);
-    assert.match(r.warning, /Expected bench32's configuration for --compare-torch .*, but resolution, eResolution, zDim, .* batchSize differ: the ratio compares different work/);
+    assert.match(r.warning, new RegExp(/Expected bench32's configuration for --compare-torch .*, /.source +
+                                       /but resolution, eResolution, zDim, .* batchSize differ: the ratio compares different work/.source));
     const text = bench(['--compare-torch'], { BIGBIGAN_TORCH_REFERENCE: script });
     assert.match(text, /PyTorch +d_step 1 ms, eg_step 3 ms, iter 4 ms/);
     assert.match(text, /ratio iter_ms ours\/PyTorch: \d+(\.\d+)?/);
@@ -91,7 +93,8 @@ describe('bigbigan bench', () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-'));
     const repo = path.join(root, 'main');
     fs.mkdirSync(repo);
-    assert.throws(() => findTorchReference(repo, {}), /Expected torch_reference\.py at .*shared\/bench\/torch_reference\.py or .*main\/torch_reference\.py .*, but found none/);
+    assert.throws(() => findTorchReference(repo, {}),
+                  /Expected torch_reference\.py at .*shared\/bench\/torch_reference\.py or .*main\/torch_reference\.py .*, but found none/);
     const local = fakeReference(repo);
     assert.equal(findTorchReference(repo, {}), local);
     fs.mkdirSync(path.join(root, 'shared', 'bench'), { recursive: true });

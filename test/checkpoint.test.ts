@@ -22,7 +22,9 @@ function readLikeBefore(file: string): Map<string, number[]> {
   const bytes = fs.readFileSync(file);
   assert.equal(bytes.subarray(0, 8).toString(), 'BBGCKPT1');
   const headerLength = bytes.readUInt32LE(8);
-  const header = JSON.parse(bytes.subarray(12, 12 + headerLength).toString()) as { tensors: Array<{ name: string; shape: number[]; offset: number }> };
+  const header = JSON.parse(bytes.subarray(12, 12 + headerLength).toString()) as {
+    tensors: Array<{ name: string; shape: number[]; offset: number }>;
+  };
   const data = bytes.subarray(12 + headerLength);
   return new Map(header.tensors.map((t) => {
     const size = t.shape.reduce((a, b) => a * b, 1);
@@ -55,7 +57,8 @@ test('keeping fewer than one checkpoint is refused before anything is written or
   const t = tf.ones([3]);
   await saveCheckpoint(dir, 1, {}, [['t', t]], 3);
   for (const keep of [0, -1, 1.5]) {
-    await assert.rejects(saveCheckpoint(dir, 2, {}, [['t', t]], keep), new RegExp(`Expected to keep a whole number ≥ 1 of checkpoints, but got ${keep}`));
+    await assert.rejects(saveCheckpoint(dir, 2, {}, [['t', t]], keep),
+                         new RegExp(`Expected to keep a whole number ≥ 1 of checkpoints, but got ${keep}`));
   }
   t.dispose();
   assert.deepEqual(fs.readdirSync(dir), ['ckpt-00000001.bin']);
@@ -71,9 +74,13 @@ test('a damaged checkpoint is one clear error naming the file: bytes overwritten
   const changed = Buffer.from(bytes);
   changed.fill(0x41, bytes.length - 200, bytes.length - 136);  // 64 bytes inside the data, the header left intact
   fs.writeFileSync(file, changed);
-  assert.throws(() => loadCheckpoint(file), new RegExp(`^DamagedCheckpointError: Checkpoint ${file} is damaged: its SHA-256 checksum does not match its content \\(changed after it was written\\)$`));
+  assert.throws(() => loadCheckpoint(file),
+                new RegExp(`^DamagedCheckpointError: Checkpoint ${file} is damaged: ` +
+                           'its SHA-256 checksum does not match its content \\(changed after it was written\\)$'));
   fs.writeFileSync(file, bytes.subarray(0, bytes.length - 8));
-  assert.throws(() => loadCheckpoint(file), new RegExp(`Checkpoint ${file} is damaged: expected ${bytes.length} bytes, but it has ${bytes.length - 8} \\(cut short or extended\\)`));
+  assert.throws(() => loadCheckpoint(file),
+                new RegExp(`Checkpoint ${file} is damaged: ` +
+                           `expected ${bytes.length} bytes, but it has ${bytes.length - 8} \\(cut short or extended\\)`));
   fs.writeFileSync(file, Buffer.from('not a checkpoint at all'));
   assert.throws(() => loadCheckpoint(file), /is damaged: expected it to start with BBGCKPT1/);
   fs.rmSync(dir, { recursive: true });

@@ -11,7 +11,8 @@ export const CLI = path.join(__dirname, '..', 'src', 'cli.js');
 /** One native thread and wasm: runs in separate processes are then bit for bit the same (README, Performance notes). */
 export const ENV = { ...process.env, BIGBIGAN_BACKEND: 'wasm', BIGBIGAN_NATIVE_THREADS: '1' };
 /** A 16x16 model, no evaluation or diagnostics: a few seconds per run. */
-export const SMALL = [...TINY, 'evalEvery=0', 'diagEvery=0', 'checkpointEvery=2', 'sampleEvery=2', 'keepCheckpoints=5'].flatMap((s) => ['--set', s]);
+export const SMALL = [...TINY, 'evalEvery=0', 'diagEvery=0', 'checkpointEvery=2', 'sampleEvery=2', 'keepCheckpoints=5']
+  .flatMap((s) => ['--set', s]);
 
 export interface CliResult {
   code: number | null;
@@ -50,7 +51,11 @@ export function snapshot(dir: string): Record<string, string> | null {
       if (st.isDirectory()) {
         files[path.relative(dir, p) + '/'] = 'folder';
         try { walk(p); } catch { files[path.relative(dir, p) + '/'] = 'unreadable folder'; }
-      } else files[path.relative(dir, p)] = st.isSymbolicLink() ? `-> ${fs.readlinkSync(p)}` : createHash('sha1').update(fs.readFileSync(p)).digest('hex');
+      } else {
+        files[path.relative(dir, p)] = st.isSymbolicLink()
+          ? `-> ${fs.readlinkSync(p)}`
+          : createHash('sha1').update(fs.readFileSync(p)).digest('hex');
+      }
     }
   };
   walk(dir);

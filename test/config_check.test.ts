@@ -14,7 +14,8 @@ import { trainRun } from '../src/run/train_run';
 /** Values just outside a range (as typed after --set key=, and as a notebook would pass them). */
 function outside(r: KeyRange): Array<[string, unknown]> {
   switch (r.kind) {
-    case 'int': return [[String(r.min - 1), r.min - 1], [`${r.min}.5`, r.min + 0.5], ...(r.max === undefined ? [] : [[String(r.max + 1), r.max + 1]] as Array<[string, unknown]>)];
+    case 'int': return [[String(r.min - 1), r.min - 1], [`${r.min}.5`, r.min + 0.5],
+                        ...(r.max === undefined ? [] : [[String(r.max + 1), r.max + 1]] as Array<[string, unknown]>)];
     case 'number': return [[String(r.openMin ? r.min : r.min - 1), r.openMin ? r.min : r.min - 1], ['Infinity', Infinity], ['NaN', NaN],
       ...(r.max === undefined ? [] : [[String(r.openMax ? r.max : r.max + 1), r.openMax ? r.max : r.max + 1]] as Array<[string, unknown]>)];
     case 'bool': return [['yes', 'yes']];
@@ -30,10 +31,12 @@ test('every config key has a range, and every value outside it is refused by --s
   for (const [key, r] of Object.entries(CONFIG_RANGES) as Array<[keyof Config, KeyRange]>) {
     assert.doesNotThrow(() => checkValue(key, DEFAULT_CONFIG[key]), `the default of ${key} is in its range`);
     for (const [typed, value] of outside(r)) {
-      const sentence = `Expected ${r.kind === 'ints' ? `a comma-separated list of whole numbers ≥ ${r.min}` : describeRange(r)} for config key '${key}', but got '${typed}'`;
+      const expected = r.kind === 'ints' ? `a comma-separated list of whole numbers ≥ ${r.min}` : describeRange(r);
+      const sentence = `Expected ${expected} for config key '${key}', but got '${typed}'`;
       assert.throws(() => parseSetting(key, typed), { message: sentence }, `--set ${key}=${typed}`);
       assert.throws(() => resolveConfig('mnist', 'base', [`${key}=${typed}`]), { message: sentence });
-      assert.throws(() => checkValue(key, value), new RegExp(`^Error: Expected ${describeRange(r).replace(/[()[\]]/g, '\\$&')} for config key '${key}', but got `));
+      const range = describeRange(r).replace(/[()[\]]/g, '\\$&');
+      assert.throws(() => checkValue(key, value), new RegExp(`^Error: Expected ${range} for config key '${key}', but got `));
       assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, [key]: value }), /^Error: Expected .* for config key/);
       refused++;
     }
@@ -78,8 +81,10 @@ test('keys that must agree are checked together, before anything is built', () =
     [['resolution=64'], /^Error: Expected resolution = 4 \* 2\^\(gMults.length - 1\) = 32 for gMults \[4,4,2,1\], but got resolution=64$/],
     [['eResolution=48'], /^Error: Expected eResolution to be a whole multiple of resolution \(32\), but got 48$/],
     [['dAttention=12'], /^Error: Expected dAttention to be 0 or a block resolution of F \(16, 8, 4\), but got 12$/],
-    [['dCh=4'], /^Error: Expected dCh·dMults at the dAttention block \(side 16\) to be a multiple of 8 channels, but got 4·1 = 4 \(set dAttention=0 for none\)$/],
-    [['gCh=2'], /^Error: Expected gCh·gMults at the gAttention block \(side 16\) to be a multiple of 8 channels, but got 2·2 = 4 \(set gAttention=0 for none\)$/],
+    [['dCh=4'], new RegExp(/^Error: Expected dCh·dMults at the dAttention block \(side 16\) to be a multiple of 8 channels, /.source +
+                           /but got 4·1 = 4 \(set dAttention=0 for none\)$/.source)],
+    [['gCh=2'], new RegExp(/^Error: Expected gCh·gMults at the gAttention block \(side 16\) to be a multiple of 8 channels, /.source +
+                           /but got 2·2 = 4 \(set gAttention=0 for none\)$/.source)],
     [['unary=z', 'gJointWeight=0'], /^Error: Expected gJointWeight > 0 or a unary term on x/],
   ];
   for (const [settings, message] of cases) assert.throws(() => resolveConfig('mnist', 'base', settings), message, settings.join(' '));

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../src/util/rng';
 import { relativeError } from './kernel_compare';
+import { useBackend } from './use_backend';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 export interface ConvCase { batch: number; h: number; w: number; ci: number; co: number; kh: number; kw: number; stride: number; pad: Pad }
@@ -34,7 +35,7 @@ export function convCaseName(c: ConvCase): string {
 
 /** y = conv2d(x, W), and dx, dW of Σ y · r (r fixed random weights), on `backend`. */
 function convOutputs(backend: string, c: ConvCase, xv: Float32Array, wv: Float32Array, rv: (n: number) => Float32Array) {
-  tf.setBackend(backend);
+  useBackend(backend);
   const outs = tf.tidy(() => {
     const x = tf.tensor4d(xv, [c.batch, c.h, c.w, c.ci]);
     const w = tf.tensor4d(wv, [c.kh, c.kw, c.ci, c.co]);
@@ -63,7 +64,7 @@ export function assertConvMatchesCpu(c: ConvCase, tolerance = 1e-4): void {
 
 /** Twenty training steps of a conv layer on wasm leave no tensor and no wasm buffer behind. */
 export function assertConvLeavesNothing(): void {
-  tf.setBackend('wasm');
+  useBackend('wasm');
   const x = tf.randomNormal([4, 9, 9, 3]) as tf.Tensor4D;
   const w = tf.variable(tf.randomNormal([3, 3, 3, 5]));
   const step = () => tf.tidy(() => {

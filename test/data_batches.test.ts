@@ -72,7 +72,8 @@ describe('rendering', () => {
       x.dispose();
     }
     assert.throws(() => splitToTensor(flat, { resolution: 16 }), /Expected resolution ≥ 28 to pad 28x28 images, but got 16/);
-    assert.throws(() => splitToTensor(flat, { resize: 'zoom' as 'pad', resolution: 32 }), /Expected resize 'pad' or 'resize', but got 'zoom'/);
+    assert.throws(() => splitToTensor(flat, { resize: 'zoom' as 'pad', resolution: 32 }),
+                  /Expected resize 'pad' or 'resize', but got 'zoom'/);
   });
 });
 

@@ -47,7 +47,8 @@ describe('Split helpers', () => {
     assert.equal(holdOutCount(5000, 60000), 5000);
     assert.equal(holdOutCount(0, 10), 0);
     for (const bad of [10, 2.5, -1, NaN]) {
-      assert.throws(() => holdOutCount(bad, 10), /Expected trainValSize to be a fraction in \(0, 1\) or a whole number in \[0, 10\), but got/);
+      assert.throws(() => holdOutCount(bad, 10),
+                    /Expected trainValSize to be a fraction in \(0, 1\) or a whole number in \[0, 10\), but got/);
     }
   });
 });

@@ -64,7 +64,8 @@ describe('G_ema', () => {
     const z = sampleLatent(models.cfg, new Rng(3), 16);
     const running = [...models.gEma.state].filter(([p]) => /running_mean$/.test(p)).map(([, v]) => v);
     assert.ok(running.length > 0);
-    const sample = () => tf.tidy(() => [generate(models, z).dataSync().slice(), G(ctxOf(models.gEma, false), models.cfg, z).dataSync().slice()]);
+    const sample = () => tf.tidy(() => [generate(models, z).dataSync().slice(),
+                                        G(ctxOf(models.gEma, false), models.cfg, z).dataSync().slice()]);
     const [batchA, evalA] = sample();
     const saved = running.map(values);
     running.forEach((v) => v.assign(tf.fill(v.shape, 3)));  // running means that fit nothing

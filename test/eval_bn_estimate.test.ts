@@ -71,8 +71,10 @@ describe('batch-norm statistics of the random-init E', () => {
       const estimated = inferenceVsBatchStats(models, x);
       x.dispose();
       disposeModels(models);
-      console.log(`${eArch}: correlation inference vs batch statistics, untrained statistics ${JSON.stringify(fresh)}, estimated ${JSON.stringify(estimated)}`);
-      assert.ok(fresh.avepool < 0.9, `${eArch}: untrained statistics already agree (avepool correlation ${fresh.avepool}): the test would not notice a missing estimate`);
+      console.log(`${eArch}: correlation inference vs batch statistics, untrained statistics ${JSON.stringify(fresh)}, ` +
+                  `estimated ${JSON.stringify(estimated)}`);
+      assert.ok(fresh.avepool < 0.9, `${eArch}: untrained statistics already agree (avepool correlation ${fresh.avepool}): ` +
+                                     'the test would not notice a missing estimate');
       assert.ok(estimated.avepool > 0.99 && estimated.z_mean > 0.99, `${eArch}: after the estimate ${JSON.stringify(estimated)}`);
     }
   });
@@ -88,7 +90,8 @@ describe('batch-norm statistics of the random-init E', () => {
     const first = [...models.E!.state.keys()][0];
     assert.equal(first, 'stage0/block0/bn1/running_mean', 'the first batch norm created is the first block\'s bn1');
     const mean = models.E!.state.get('stage0/block0/bn1/running_mean')!, variance = models.E!.state.get('stage0/block0/bn1/running_var')!;
-    tf.tidy(() => { mean.assign(tf.fill(mean.shape, 1000)); variance.assign(tf.fill(variance.shape, 1000)); });  // must be reset, not averaged from
+    // must be reset, not averaged from
+    tf.tidy(() => { mean.assign(tf.fill(mean.shape, 1000)); variance.assign(tf.fill(variance.shape, 1000)); });
 
     estimateBatchNormStatistics(models, split);
 
@@ -103,8 +106,10 @@ describe('batch-norm statistics of the random-init E', () => {
     const got = { mean: mean.dataSync(), variance: variance.dataSync() };
     disposeModels(models);
     for (let c = 0; c < C; c++) {
-      assert.ok(Math.abs(got.mean[c] - want.mean[c]) < 1e-4 * (1 + Math.abs(want.mean[c])), `channel ${c}: running mean ${got.mean[c]}, input mean ${want.mean[c]}`);
-      assert.ok(Math.abs(got.variance[c] - want.variance[c]) < 1e-4 * want.variance[c], `channel ${c}: running variance ${got.variance[c]}, input variance ${want.variance[c]}`);
+      assert.ok(Math.abs(got.mean[c] - want.mean[c]) < 1e-4 * (1 + Math.abs(want.mean[c])),
+                `channel ${c}: running mean ${got.mean[c]}, input mean ${want.mean[c]}`);
+      assert.ok(Math.abs(got.variance[c] - want.variance[c]) < 1e-4 * want.variance[c],
+                `channel ${c}: running variance ${got.variance[c]}, input variance ${want.variance[c]}`);
     }
   });
 
@@ -121,7 +126,8 @@ describe('batch-norm statistics of the random-init E', () => {
     assert.deepEqual(snapshot(models.E!.state), stats, 'the same seed gave other statistics');
     estimateBatchNormStatistics(models, mnist.train, { batches: 20, seed: 1 });
     assert.notDeepEqual(snapshot(models.E!.state), stats, 'another seed gave the same statistics');
-    assert.throws(() => estimateBatchNormStatistics(models, mnist.train, { batches: 1.5 }), /Expected batches to be a whole number ≥ 0, but got 1.5/);
+    assert.throws(() => estimateBatchNormStatistics(models, mnist.train, { batches: 1.5 }),
+                  /Expected batches to be a whole number ≥ 0, but got 1.5/);
     disposeModels(models);
   });
 

@@ -84,7 +84,9 @@ describe('datasetFeatureNet', () => {
   test('training is reproducible: the default seed 0 in two cache folders gives the same network', async () => {
     const part = loadMnist(undefined, { limit: 100 });
     const nets = [];
-    for (const dir of [tmp('fnet-a-'), tmp('fnet-b-')]) nets.push(await datasetFeatureNet(part, { resolution: 16, steps: 2, batchSize: 16, cacheDir: dir, quiet: true }));
+    for (const dir of [tmp('fnet-a-'), tmp('fnet-b-')]) {
+      nets.push(await datasetFeatureNet(part, { resolution: 16, steps: 2, batchSize: 16, cacheDir: dir, quiet: true }));
+    }
     const x = splitToTensor(part.test, { n: 8 });
     const [a, b] = nets.map((n) => n.apply(x));
     assert.equal(maxDiff(a.features, b.features), 0);
@@ -121,7 +123,9 @@ async function saveTfjsFolder(model: tf.LayersModel, dir: string): Promise<void>
 /** conv → global pool → dense (features) → dense (classes), on 8x8 RGB. */
 function smallModel(activation: 'softmax' | 'linear'): tf.Sequential {
   const m = tf.sequential();
-  m.add(tf.layers.conv2d({ inputShape: [8, 8, 3], filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }));
+  m.add(tf.layers.conv2d({
+    inputShape: [8, 8, 3], filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+  }));
   m.add(tf.layers.globalAveragePooling2d({ name: 'pool' }));
   m.add(tf.layers.dense({ units: 6, activation: 'relu', name: 'feat' }));
   m.add(tf.layers.dense({ units: 5, activation, name: 'out' }));
@@ -167,10 +171,12 @@ describe('loadInceptionFeatureNet', () => {
     const model = smallModel('linear');
     const dir = tmp('incep-logits-');
     await saveTfjsFolder(model, dir);
-    await assert.rejects(loadInceptionFeatureNet(dir, { featureNode: 'nope' }), new RegExp(`Expected feature layer nope in the model of ${dir}, but got: .*nope`));
+    await assert.rejects(loadInceptionFeatureNet(dir, { featureNode: 'nope' }),
+                         new RegExp(`Expected feature layer nope in the model of ${dir}, but got: .*nope`));
     const net = await loadInceptionFeatureNet(dir);
     const reads = await syncReadsDuring(() => tf.dispose(Object.values(net.apply(x))));
-    assert.deepEqual([...reads.keys()], [], 'Expected the logits-or-probabilities check to read nothing back synchronously (webgpu in Node cannot)');
+    assert.deepEqual([...reads.keys()], [],
+                     'Expected the logits-or-probabilities check to read nothing back synchronously (webgpu in Node cannot)');
     const { features, probs } = net.apply(x);
     const expected = tf.tidy(() => tf.softmax(model.predict(x) as tf.Tensor2D));
     assert.ok(maxDiff(probs, expected) < 1e-6);
@@ -189,13 +195,16 @@ describe('loadInceptionFeatureNet', () => {
     fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({
       format: 'graph-model',
       modelTopology: { node: [
-        node('x', 'Placeholder', [], { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: [-1, 8, 8, 3].map((size) => ({ size: String(size) })) } } }),
+        node('x', 'Placeholder', [], {
+          dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: [-1, 8, 8, 3].map((size) => ({ size: String(size) })) } },
+        }),
         constant('axes', 'DT_INT32', [2]), constant('w', 'DT_FLOAT', [3, 4]),
         node('feat', 'Mean', ['x', 'axes'], { ...attrT, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } }),
         node('logits', 'MatMul', ['feat', 'w'], { ...attrT, transpose_a: { b: false }, transpose_b: { b: false } }),
         node('probs', 'Softmax', ['logits']),
       ], library: {}, versions: {} },
-      weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'axes', shape: [2], dtype: 'int32' }, { name: 'w', shape: [3, 4], dtype: 'float32' }] }],
+      weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'axes', shape: [2], dtype: 'int32' },
+                                                      { name: 'w', shape: [3, 4], dtype: 'float32' }] }],
     }));
     fs.writeFileSync(path.join(dir, 'w.bin'), Buffer.concat([Buffer.from(Int32Array.from([1, 2]).buffer), Buffer.from(w.buffer)]));
     await assert.rejects(loadInceptionFeatureNet(dir), /Expected featureNode to name a node of the graph model in .*, but got undefined/);
@@ -215,16 +224,20 @@ describe('loadInceptionFeatureNet', () => {
 
   test('a missing folder, a folder without model.json, a foreign JSON or a missing shard is one clear error naming the path', async () => {
     const missing = path.join(os.tmpdir(), 'no-such-inception-dir');
-    await assert.rejects(loadInceptionFeatureNet(missing), new RegExp(`Expected a folder holding a tfjs model .* at ${missing}, but there is none`));
+    await assert.rejects(loadInceptionFeatureNet(missing),
+                         new RegExp(`Expected a folder holding a tfjs model .* at ${missing}, but there is none`));
     const empty = tmp('incep-empty-');
-    await assert.rejects(loadInceptionFeatureNet(empty), new RegExp(`Expected ${path.join(empty, 'model.json')} \\(a tfjs model\\), but the folder has no model.json`));
+    await assert.rejects(loadInceptionFeatureNet(empty),
+                         new RegExp(`Expected ${path.join(empty, 'model.json')} \\(a tfjs model\\), but the folder has no model.json`));
     fs.writeFileSync(path.join(empty, 'model.json'), JSON.stringify({ hello: 1 }));
-    await assert.rejects(loadInceptionFeatureNet(empty), /to be a tfjs layers-model or graph-model .*, but got format undefined with keys hello/);
+    await assert.rejects(loadInceptionFeatureNet(empty),
+                         /to be a tfjs layers-model or graph-model .*, but got format undefined with keys hello/);
     const dir = tmp('incep-shard-');
     const model = smallModel('softmax');
     await saveTfjsFolder(model, dir);
     model.dispose();
     fs.rmSync(path.join(dir, 'group1-shard2of2.bin'));
-    await assert.rejects(loadInceptionFeatureNet(dir), new RegExp(`Expected weight file ${path.join(dir, 'group1-shard2of2.bin')} .*, but it is missing`));
+    await assert.rejects(loadInceptionFeatureNet(dir),
+                         new RegExp(`Expected weight file ${path.join(dir, 'group1-shard2of2.bin')} .*, but it is missing`));
   });
 });

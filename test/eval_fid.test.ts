@@ -113,7 +113,8 @@ describe('featureStats and frechetDistance', () => {
   test('mismatched or malformed inputs are clear errors', () => {
     assert.throws(() => frechetDistance(stats([0, 0, 0], diag([1, 1, 1])), stats([0, 0, 0, 0], diag([1, 1, 1, 1]))),
       /Expected two GaussianStats of the same dimension, but got d = 3 and d = 4/);
-    assert.throws(() => featureStats(new Float32Array(10), 3, 3), /Expected the features of featureStats to hold n\*d = 3\*3 = 9 values, but got 10/);
+    assert.throws(() => featureStats(new Float32Array(10), 3, 3),
+                  /Expected the features of featureStats to hold n\*d = 3\*3 = 9 values, but got 10/);
     assert.throws(() => featureStats(new Float32Array(3), 1, 3), /Expected the features of featureStats to have n ≥ 2 rows/);
     assert.throws(() => frechetDistance({ ...stats([0, 0], diag([1, 1])), cov: new Float64Array(3) }, stats([0, 0], diag([1, 1]))),
       /Expected the first GaussianStats to have a mean of 2 and a covariance of 4 values, but got 2 and 3/);
@@ -122,7 +123,8 @@ describe('featureStats and frechetDistance', () => {
 
 describe('inceptionScore', () => {
   const k = 5;
-  const oneHot = (rows: number, at: (i: number) => number) => Float32Array.from({ length: rows * k }, (_, i) => (i % k === at(Math.floor(i / k)) ? 1 : 0));
+  const oneHot = (rows: number, at: (i: number) => number) =>
+    Float32Array.from({ length: rows * k }, (_, i) => (i % k === at(Math.floor(i / k)) ? 1 : 0));
 
   test('uniform predictions score 1; confident predictions spread evenly over k classes score k', () => {
     const uniform = inceptionScore(new Float32Array(40 * k).fill(1 / k), 40, k, 4);
@@ -149,8 +151,10 @@ describe('inceptionScore', () => {
   });
 
   test('bad probabilities and shapes are clear errors', () => {
-    assert.throws(() => inceptionScore(new Float32Array(12).fill(0.5), 4, 3), /Expected every row of probabilities to sum to 1, but row 0 sums to 1\.5/);
-    assert.throws(() => inceptionScore(new Float32Array(12), 3, 3), /Expected the probabilities of inceptionScore to hold n\*d = 3\*3 = 9 values, but got 12/);
+    assert.throws(() => inceptionScore(new Float32Array(12).fill(0.5), 4, 3),
+                  /Expected every row of probabilities to sum to 1, but row 0 sums to 1\.5/);
+    assert.throws(() => inceptionScore(new Float32Array(12), 3, 3),
+                  /Expected the probabilities of inceptionScore to hold n\*d = 3\*3 = 9 values, but got 12/);
   });
 });
 

@@ -53,7 +53,8 @@ describe('linear probe', () => {
     const x = tf.tensor2d(normals(rng, B * d), [B, d]), w = tf.tensor2d(normals(rng, d * C), [d, C]), b = tf.tensor1d(normals(rng, C));
     const y = tf.oneHot(tf.tensor1d(randomLabels(rng, B, C), 'int32'), C).toFloat() as tf.Tensor2D;
     const loss = (w_: tf.Tensor, b_: tf.Tensor) =>
-      tf.add(tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(x, w_ as tf.Tensor2D), b_)), tf.mul(wd / 2, tf.sum(tf.square(w_)))) as tf.Scalar;
+      tf.add(tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(x, w_ as tf.Tensor2D), b_)),
+             tf.mul(wd / 2, tf.sum(tf.square(w_)))) as tf.Scalar;
     const [gw, gb] = tf.grads(loss)([w, b]);
     const { dw, db } = probeGradients(x, y, w, b, wd);
     for (const [got, want, name] of [[dw, gw, 'dw'], [db, gb, 'db']] as const) {
@@ -68,7 +69,8 @@ describe('linear probe', () => {
     const centres = normals(rng, C * d).map((v) => 3 * v);
     const train = clusters(rng, centres, C, d, 400), test = clusters(rng, centres, C, d, 400);
     const before = tf.memory().numTensors;
-    const run = () => linearProbe(train.f, train.labels, { test: { features: test.f, labels: test.labels } }, { numClasses: C, seed: 3, epochs: 150 });
+    const run = () => linearProbe(train.f, train.labels, { test: { features: test.f, labels: test.labels } },
+                                  { numClasses: C, seed: 3, epochs: 150 });
     const a = await run();
     assert.equal(tf.memory().numTensors, before, 'the probe leaks tensors');
     assert.ok(a.top1.test >= 0.97, `separable top-1 ${a.top1.test}`);
@@ -77,8 +79,9 @@ describe('linear probe', () => {
     assert.deepEqual(await run(), a, 'two runs with the same seed differ');
 
     const noiseTrain = { data: normals(rng, 400 * d), n: 400, d }, noiseTest = { data: normals(rng, 1000 * d), n: 1000, d };
-    const r = await linearProbe(noiseTrain, randomLabels(rng, 400, C), { test: { features: noiseTest, labels: randomLabels(rng, 1000, C) } },
-      { numClasses: C, seed: 3, epochs: 150 });
+    const r = await linearProbe(noiseTrain, randomLabels(rng, 400, C),
+                                { test: { features: noiseTest, labels: randomLabels(rng, 1000, C) } },
+                                { numClasses: C, seed: 3, epochs: 150 });
     assert.ok(Math.abs(r.top1.test - 1 / C) < 0.06, `random labels: top-1 ${r.top1.test}, chance ${1 / C}`);
     assert.ok(r.top5.test >= r.top1.test && Math.abs(r.top5.test - 5 / C) < 0.1, `random labels: top-5 ${r.top5.test}`);
     await assert.rejects(() => linearProbe(noiseTrain, new Int32Array(400).fill(C), {}, { numClasses: C }),
@@ -124,9 +127,13 @@ describe('k-NN', () => {
     for (const k of [1, 3, 5]) {
       const want = bruteKnn(train, trainLabels, query, queryLabels, k, C);
       assert.equal(got[k], want.acc, `k = ${k}: ${got[k]} vs brute force ${want.acc}`);
-      if (k > 1) assert.ok(want.ties > 0 && want.outvoted > 0, `k = ${k}: the data must exercise ties (${want.ties}) and majorities (${want.outvoted})`);
+      if (k > 1) {
+        assert.ok(want.ties > 0 && want.outvoted > 0,
+                  `k = ${k}: the data must exercise ties (${want.ties}) and majorities (${want.outvoted})`);
+      }
     }
-    await assert.rejects(() => knnAccuracy(train, trainLabels, query, queryLabels, [61]), /Expected each k of k-NN to be a whole number in \[1, 60\], but got 61/);
+    await assert.rejects(() => knnAccuracy(train, trainLabels, query, queryLabels, [61]),
+                         /Expected each k of k-NN to be a whole number in \[1, 60\], but got 61/);
   });
 });
 
@@ -164,7 +171,8 @@ describe('encoder features', () => {
     for (let i = 0; i < 20; i++) {
       for (let j = 0; j < D; j++) {
         const n = (small.avepool.data[i * D + j] - mean[j]) / Math.sqrt(variance[j] + 1e-5);
-        bnDiff = Math.max(bnDiff, Math.abs(small.bn_crelu.data[i * 2 * D + j] - Math.max(0, n)), Math.abs(small.bn_crelu.data[i * 2 * D + D + j] - Math.max(0, -n)));
+        bnDiff = Math.max(bnDiff, Math.abs(small.bn_crelu.data[i * 2 * D + j] - Math.max(0, n)),
+                          Math.abs(small.bn_crelu.data[i * 2 * D + D + j] - Math.max(0, -n)));
       }
     }
     assert.ok(bnDiff <= 1e-4, `bn_crelu differs from the running-statistics formula by ${bnDiff}`);
@@ -209,12 +217,13 @@ describe('encoder features', () => {
     const marker = { data: new Float32Array(real.n * real.d).fill(42), n: real.n, d: real.d };
     writeFeatures(cacheFile, marker);  // a spy: served from the file if and only if it returns the marker
     assert.deepEqual((await encoderFeatures(models, mnist.test, ['z_mean'], opts)).z_mean, marker);
-    assert.deepEqual((await encoderFeatures(models, mnist.test, ['z_mean'], { ...opts, limit: 9 })).z_mean.data, real.data.subarray(0, 9 * real.d),
-      'another limit must not be served the cached features');
+    const limited = await encoderFeatures(models, mnist.test, ['z_mean'], { ...opts, limit: 9 });
+    assert.deepEqual(limited.z_mean.data, real.data.subarray(0, 9 * real.d), 'another limit must not be served the cached features');
     fs.writeFileSync(ckpt, 'weights of step 4, trained further');  // a newer checkpoint under the same name
     const newer = checkpointKey(ckpt);
     assert.notEqual(newer.fingerprint, key.fingerprint);
-    assert.deepEqual((await encoderFeatures(models, mnist.test, ['z_mean'], { ...opts, cache: { ...opts.cache, key: newer } })).z_mean, real);
+    const renewed = await encoderFeatures(models, mnist.test, ['z_mean'], { ...opts, cache: { ...opts.cache, key: newer } });
+    assert.deepEqual(renewed.z_mean, real);
   });
 
   test('evaluateRepresentation: trained, random-init and pixels rows through the same code; pixels classify MNIST', async () => {
@@ -231,7 +240,8 @@ describe('encoder features', () => {
     assert.equal(tf.memory().numTensors, before, 'the evaluation leaks tensors');
     assert.deepEqual([report.n_train, report.n_trainval, report.n_test], [mnist.train.count, mnist.trainVal.count, mnist.test.count]);
     assert.deepEqual(report.rows.map((r) => `${r.source}/${r.feature}`),
-      ['trained/z_mean', 'trained/avepool', 'trained/bn_crelu', 'random-init/z_mean', 'random-init/avepool', 'random-init/bn_crelu', 'pixels/pixels']);
+      ['trained/z_mean', 'trained/avepool', 'trained/bn_crelu', 'random-init/z_mean', 'random-init/avepool', 'random-init/bn_crelu',
+       'pixels/pixels']);
     for (const r of report.rows) {
       for (const v of [r.probe_top1_trainval, r.probe_top5_trainval, r.probe_top1_test, r.probe_top5_test, r.knn1_test, r.knn10_test]) {
         assert.ok(v !== null && v >= 0 && v <= 1, `${r.source}/${r.feature}: ${v}`);
@@ -243,8 +253,10 @@ describe('encoder features', () => {
     const { rows } = report;
     for (let i = 0; i < 3; i++) assert.deepEqual({ ...rows[i + 3], source: 'trained' }, rows[i]);
     const pixels = rows[6];
-    assert.ok(pixels.probe_top1_test! > 0.5 && pixels.knn1_test! > 0.5, `pixels: probe ${pixels.probe_top1_test}, 1-NN ${pixels.knn1_test}`);
-    assert.equal(fs.readdirSync(path.join(dir, 'eval')).filter((f) => f.endsWith('.bin')).length, 2 * 3 * 3, 'cache files (2 models x 3 kinds x 3 splits)');
+    assert.ok(pixels.probe_top1_test! > 0.5 && pixels.knn1_test! > 0.5,
+              `pixels: probe ${pixels.probe_top1_test}, 1-NN ${pixels.knn1_test}`);
+    assert.equal(fs.readdirSync(path.join(dir, 'eval')).filter((f) => f.endsWith('.bin')).length, 2 * 3 * 3,
+                 'cache files (2 models x 3 kinds x 3 splits)');
     const table = formatRepresentationReport(report);
     assert.equal(table.split('\n').length, 2 + rows.length);
     assert.ok(table.includes((100 * pixels.probe_top1_test!).toFixed(1)), table);

@@ -28,7 +28,9 @@ const TINY: Partial<Config> = {
   steps: 4, sampleEvery: 4, checkpointEvery: 2, evalEvery: 2,
 };
 const tiny = (over: Partial<Config> = {}): Config => ({ ...resolveConfig('mnist'), ...TINY, ...over });
-const SETTINGS: EvalSettings = { samples: 40, realImages: 40, probeTrain: 60, probeEval: 20, reconstructions: 20, rawG: true, baselines: true };
+const SETTINGS: EvalSettings = {
+  samples: 40, realImages: 40, probeTrain: 60, probeEval: 20, reconstructions: 20, rawG: true, baselines: true,
+};
 
 describe('evaluation of models', () => {
   let mnist: Dataset;
@@ -113,7 +115,8 @@ describe('evaluation of models', () => {
     const report = await evaluateCheckpoint(out, SETTINGS, { dataset: mnist, cacheDir, featureNetSteps: 30, quiet: true });
     assert.equal(report.step, 4);
     for (const f of ['eval-00000004.json', 'recon-00000004.png']) assert.ok(fs.existsSync(path.join(out, 'eval', f)), f);
-    assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'eval', 'eval-00000004.json'), 'utf8')).generation.ema.fid, report.generation.ema.fid);
+    const saved = JSON.parse(fs.readFileSync(path.join(out, 'eval', 'eval-00000004.json'), 'utf8'));
+    assert.equal(saved.generation.ema.fid, report.generation.ema.fid);
     disposeModels(models);
     evaluator.dispose();
   });

@@ -41,6 +41,12 @@ interface Case {
 
 const copyTemplate = (dir: string) => fs.cpSync(template, dir, { recursive: true });
 const ckpt = (dir: string, step: number) => path.join(dir, `ckpt-${String(step).padStart(8, '0')}.bin`);
+/** Overwrites 64 bytes of `file` in place (at byte 5000, inside the data): its checksum no longer matches. */
+const overwrite64 = (file: string) => {
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, Buffer.alloc(64, 0x41), 0, 64, 5000);
+  fs.closeSync(fd);
+};
 const keys = Object.keys(DEFAULT_CONFIG).join(', ');
 const refused = (name: string, setting: string, message: string): Case =>
   ({ name, setup: (d) => train(d, '--set', setting), code: 2, says: () => `bigbigan: ${message}`, after: 'absent' });
@@ -59,10 +65,16 @@ function staleLockCase(): Case {
   const pid = spawnSync(process.execPath, ['-e', '']).pid;
   return {
     name: 'a stale lock (its process was killed)', code: 0,
-    setup: (d) => { copyTemplate(d); fs.writeFileSync(path.join(d, '.lock'), JSON.stringify({ pid, host: os.hostname(), procStart: null, token: 'x', since: 'then' }));
-                    return train(d, '--resume'); },
+    setup: (d) => {
+      copyTemplate(d);
+      fs.writeFileSync(path.join(d, '.lock'), JSON.stringify({ pid, host: os.hostname(), procStart: null, token: 'x', since: 'then' }));
+      return train(d, '--resume');
+    },
     says: (d) => `[bigbigan] ${d} was locked by process ${pid} on ${os.hostname()}, which is no longer running: lock taken over`,
-    after: (d) => { assert.deepEqual(snapshot(d), snapshot(template)); return 'unchanged but for the lock, released ("nothing to train")'; },
+    after: (d) => {
+      assert.deepEqual(snapshot(d), snapshot(template));
+      return 'unchanged but for the lock, released ("nothing to train")';
+    },
   };
 }
 
@@ -73,7 +85,8 @@ const CASES: Case[] = [
     says: () => `bigbigan: Expected an ablation (${Object.keys(ABLATIONS).join(', ')}), but got 'tiny'`, after: 'absent' },
   refused('unknown config key', 'zdim=3', `Expected a config key (${keys}), but got 'zdim'`),
   refused('value of the wrong type', 'zDim=many', "Expected a whole number ≥ 1 for config key 'zDim', but got 'many'"),
-  refused('keepCheckpoints=-1 (deleted every checkpoint)', 'keepCheckpoints=-1', "Expected a whole number ≥ 1 for config key 'keepCheckpoints', but got '-1'"),
+  refused('keepCheckpoints=-1 (deleted every checkpoint)', 'keepCheckpoints=-1',
+          "Expected a whole number ≥ 1 for config key 'keepCheckpoints', but got '-1'"),
   refused('checkpointEvery=0', 'checkpointEvery=0', "Expected a whole number ≥ 1 for config key 'checkpointEvery', but got '0'"),
   refused('sampleEvery=0', 'sampleEvery=0', "Expected a whole number ≥ 1 for config key 'sampleEvery', but got '0'"),
   refused('negative learning rate', 'lrG=-1e-4', "Expected a number > 0 for config key 'lrG', but got '-1e-4'"),
@@ -82,7 +95,9 @@ const CASES: Case[] = [
   refused('dSteps=0', 'dSteps=0', "Expected a whole number ≥ 1 for config key 'dSteps', but got '0'"),
   refused('beta1=1', 'beta1=1', "Expected a number in [0, 1) for config key 'beta1', but got '1'"),
   refused('channels that the dataset does not have', 'channels=3', "Expected channels 1 for dataset 'mnist', but got 3"),
-  refused('attention on too few channels', 'dCh=4', 'Expected dCh·dMults at the dAttention block (side 8) to be a multiple of 8 channels, but got 4·1 = 4 (set dAttention=0 for none)'),
+  refused('attention on too few channels', 'dCh=4',
+          'Expected dCh·dMults at the dAttention block (side 8) to be a multiple of 8 channels, but got 4·1 = 4 ' +
+          '(set dAttention=0 for none)'),
   refused('--set without =', 'steps', "Expected --set key=value, but got 'steps'"),
   { name: '--steps 0', setup: (d) => ['train', '--steps', '0', '--out', d], code: 2,
     says: () => "bigbigan: Expected --steps to be a whole number ≥ 1, but got '0'", after: 'absent' },
@@ -90,52 +105,76 @@ const CASES: Case[] = [
     says: () => "bigbigan: Expected --steps to be a whole number ≥ 1, but got '-5'", after: 'absent' },
   { name: '--minutes 0', setup: (d) => train(d, '--minutes', '0'), code: 2,
     says: () => "bigbigan: Expected --minutes to be a number > 0, but got '0'", after: 'absent' },
-  { name: 'unknown option', setup: (d) => ['train', '--frob', '--out', d], code: 2, says: () => /^bigbigan: Unknown option '--frob'/, after: 'absent' },
+  { name: 'unknown option', setup: (d) => ['train', '--frob', '--out', d], code: 2, after: 'absent',
+    says: () => /^bigbigan: Unknown option '--frob'/ },
   { name: 'unknown command', setup: () => ['fly'], code: 2, after: 'absent',
-    says: () => "bigbigan: Expected a command (train, eval, sweep, worker, results, presets, params, bench, bench-kernels, demo, backend, help), but got 'fly'" },
-  { name: '--out names a file (was ENOTDIR from scandir)', setup: (d) => { fs.mkdirSync(d); fs.writeFileSync(path.join(d, 'f'), 'mine'); return train(path.join(d, 'f')); },
-    code: 1, says: (d) => `bigbigan: Expected the run folder ${d}/f to be a folder, but it is a file`, after: 'unchanged' },
-  { name: '--out under a file', setup: (d) => { fs.mkdirSync(d); fs.writeFileSync(path.join(d, 'f'), 'mine'); return train(path.join(d, 'f', 'run')); },
-    code: 1, says: (d) => `bigbigan: Could not reach the run folder ${d}/f/run: a part of the path is a file, not a folder (ENOTDIR)`, after: 'unchanged' },
-  { name: 'a folder this user cannot write', setup: (d) => { fs.mkdirSync(d, { mode: 0o555 }); fs.chmodSync(d, 0o555); return train(d); }, opts: unprivileged,
-    code: 1, says: (d) => `bigbigan: Could not write in ${d}: permission denied (EACCES)`, after: 'unchanged' },
+    says: () => 'bigbigan: Expected a command ' +
+                "(train, eval, sweep, worker, results, presets, params, bench, bench-kernels, demo, backend, help), but got 'fly'" },
+  { name: '--out names a file (was ENOTDIR from scandir)', code: 1, after: 'unchanged',
+    setup: (d) => { fs.mkdirSync(d); fs.writeFileSync(path.join(d, 'f'), 'mine'); return train(path.join(d, 'f')); },
+    says: (d) => `bigbigan: Expected the run folder ${d}/f to be a folder, but it is a file` },
+  { name: '--out under a file', code: 1, after: 'unchanged',
+    setup: (d) => { fs.mkdirSync(d); fs.writeFileSync(path.join(d, 'f'), 'mine'); return train(path.join(d, 'f', 'run')); },
+    says: (d) => `bigbigan: Could not reach the run folder ${d}/f/run: a part of the path is a file, not a folder (ENOTDIR)` },
+  { name: 'a folder this user cannot write', opts: unprivileged, code: 1, after: 'unchanged',
+    setup: (d) => { fs.mkdirSync(d, { mode: 0o555 }); fs.chmodSync(d, 0o555); return train(d); },
+    says: (d) => `bigbigan: Could not write in ${d}: permission denied (EACCES)` },
   { name: 'an unreadable dataset folder (was "neither exists")', opts: unprivileged, code: 1, after: 'unchanged',
-    setup: (d) => { fs.mkdirSync(path.join(d, 'data'), { recursive: true }); fs.chmodSync(d, 0o777); fs.chmodSync(path.join(d, 'data'), 0o000);
-                    return train(path.join(d, 'run'), '--set', `dataPath=${d}/data`); },
+    setup: (d) => {
+      fs.mkdirSync(path.join(d, 'data'), { recursive: true });
+      fs.chmodSync(d, 0o777);
+      fs.chmodSync(path.join(d, 'data'), 0o000);
+      return train(path.join(d, 'run'), '--set', `dataPath=${d}/data`);
+    },
     says: (d) => `bigbigan: Expected the mnist directory at ${d}/data to be readable, but got: permission denied (EACCES)` },
-  { name: 'a missing dataset folder', setup: (d) => { fs.mkdirSync(d); return train(path.join(d, 'run'), '--set', `dataPath=${d}/nowhere`); }, code: 1,
-    says: (d) => `bigbigan: Expected the mnist directory at ${d}/nowhere, but the path does not exist`, after: 'unchanged' },
-  { name: 'a folder that holds a run, without --resume', setup: (d) => { copyTemplate(d); return train(d); }, code: 1,
-    says: (d) => `bigbigan: Output folder ${d} already holds a run: pass --resume to continue it, or choose another --out`, after: 'unchanged' },
+  { name: 'a missing dataset folder', code: 1, after: 'unchanged',
+    setup: (d) => { fs.mkdirSync(d); return train(path.join(d, 'run'), '--set', `dataPath=${d}/nowhere`); },
+    says: (d) => `bigbigan: Expected the mnist directory at ${d}/nowhere, but the path does not exist` },
+  { name: 'a folder that holds a run, without --resume', setup: (d) => { copyTemplate(d); return train(d); }, code: 1, after: 'unchanged',
+    says: (d) => `bigbigan: Output folder ${d} already holds a run: pass --resume to continue it, or choose another --out` },
   { name: '--resume into a missing folder', setup: (d) => train(d, '--resume'), code: 1, after: 'absent',
     says: (d) => `bigbigan: Expected a run to resume in ${d}, but the folder does not exist: start it without --resume` },
-  { name: '--resume into a folder without a run', setup: (d) => { fs.mkdirSync(d); return train(d, '--resume'); }, code: 1, after: 'unchanged',
-    says: (d) => `bigbigan: Expected a run to resume in ${d}, but it holds none (no config.json, no checkpoint): start it without --resume` },
-  { name: '--resume with another config', setup: (d) => { copyTemplate(d); return train(d, '--resume', '--set', 'zDim=8'); }, code: 1, after: 'unchanged',
+  { name: '--resume into a folder without a run', code: 1, after: 'unchanged',
+    setup: (d) => { fs.mkdirSync(d); return train(d, '--resume'); },
+    says: (d) => `bigbigan: Expected a run to resume in ${d}, but it holds none (no config.json, no checkpoint): ` +
+                 'start it without --resume' },
+  { name: '--resume with another config', code: 1, after: 'unchanged',
+    setup: (d) => { copyTemplate(d); return train(d, '--resume', '--set', 'zDim=8'); },
     says: (d) => `bigbigan: Expected the config of the run in ${d}, but zDim differs` },
   { name: '--resume --steps 2 on a step-4 run (was "L_D undefined", config.json rewritten)', code: 1, after: 'unchanged',
     setup: (d) => { copyTemplate(d); return [...train(d, '--resume'), '--steps', '2']; },
     says: (d) => `bigbigan: Expected steps ≥ 4 to resume the run in ${d} (its newest intact checkpoint is at step 4), but got 2` },
   { name: 'every checkpoint damaged', code: 1, after: 'unchanged',
     setup: (d) => { copyTemplate(d); for (const s of [2, 4]) fs.truncateSync(ckpt(d, s), 40_000); return train(d, '--resume'); },
-    says: (d) => `bigbigan: Expected an intact checkpoint to resume in ${d}, but all 2 are damaged (newest: Checkpoint ${ckpt(d, 4)} is damaged: ` +
-                 `expected ${fs.statSync(ckpt(template, 4)).size} bytes, but it has 40000 (cut short or extended)); move them out of the folder to train the run again from step 0` },
+    says: (d) => `bigbigan: Expected an intact checkpoint to resume in ${d}, but all 2 are damaged ` +
+                 `(newest: Checkpoint ${ckpt(d, 4)} is damaged: ` +
+                 `expected ${fs.statSync(ckpt(template, 4)).size} bytes, but it has 40000 (cut short or extended)); ` +
+                 'move them out of the folder to train the run again from step 0' },
   { name: 'a bad metrics line before the last', code: 1, after: 'unchanged',
-    setup: (d) => { copyTemplate(d); const f = path.join(d, 'metrics.jsonl'); const l = fs.readFileSync(f, 'utf8').split('\n'); l[1] = 'garbage';
-                    fs.writeFileSync(f, l.join('\n')); fs.rmSync(ckpt(d, 4)); return train(d, '--resume'); },
-    says: (d) => `bigbigan: Expected a JSON object with a step on every line of ${d}/metrics.jsonl, but line 2 is "garbage": fix or remove that line, then resume` },
+    setup: (d) => {
+      copyTemplate(d);
+      const f = path.join(d, 'metrics.jsonl');
+      const l = fs.readFileSync(f, 'utf8').split('\n');
+      l[1] = 'garbage';
+      fs.writeFileSync(f, l.join('\n'));
+      fs.rmSync(ckpt(d, 4));
+      return train(d, '--resume');
+    },
+    says: (d) => `bigbigan: Expected a JSON object with a step on every line of ${d}/metrics.jsonl, but line 2 is "garbage": ` +
+                 'fix or remove that line, then resume' },
   { name: 'config.json that is not JSON, no checkpoint', code: 1, after: 'unchanged',
     setup: (d) => { fs.mkdirSync(d); fs.writeFileSync(path.join(d, 'config.json'), '{"zDim": 6,'); return train(d, '--resume'); },
-    says: (d) => new RegExp(`^bigbigan: Expected ${d}/config\\.json to hold the run's config as JSON, but it does not \\(.*\\): this run has no checkpoint to lose, so start it again without --resume$`) },
+    says: (d) => new RegExp(`^bigbigan: Expected ${d}/config\\.json to hold the run's config as JSON, but it does not \\(.*\\): ` +
+                            'this run has no checkpoint to lose, so start it again without --resume$') },
   { name: 'eval of a checkpoint with 64 bytes overwritten', code: 1, after: 'unchanged',
-    setup: (d) => { copyTemplate(d); const fd = fs.openSync(ckpt(d, 4), 'r+'); fs.writeSync(fd, Buffer.alloc(64, 0x41), 0, 64, 5000); fs.closeSync(fd);
-                    return ['eval', '--run', d, '--quick']; },
-    says: (d) => `bigbigan: Checkpoint ${ckpt(d, 4)} is damaged: its SHA-256 checksum does not match its content (changed after it was written)` },
+    setup: (d) => { copyTemplate(d); overwrite64(ckpt(d, 4)); return ['eval', '--run', d, '--quick']; },
+    says: (d) => `bigbigan: Checkpoint ${ckpt(d, 4)} is damaged: ` +
+                 'its SHA-256 checksum does not match its content (changed after it was written)' },
   staleLockCase(),
   { name: 'a damaged newest checkpoint, --resume', code: 0, after: 'as uninterrupted',
-    setup: (d) => { copyTemplate(d); const fd = fs.openSync(ckpt(d, 4), 'r+'); fs.writeSync(fd, Buffer.alloc(64, 0x41), 0, 64, 5000); fs.closeSync(fd);
-                    return train(d, '--resume'); },
-    says: (d) => `[bigbigan] Checkpoint ${ckpt(d, 4)} is damaged: its SHA-256 checksum does not match its content (changed after it was written); kept as ${ckpt(d, 4)}.damaged` },
+    setup: (d) => { copyTemplate(d); overwrite64(ckpt(d, 4)); return train(d, '--resume'); },
+    says: (d) => `[bigbigan] Checkpoint ${ckpt(d, 4)} is damaged: ` +
+                 `its SHA-256 checksum does not match its content (changed after it was written); kept as ${ckpt(d, 4)}.damaged` },
   { name: 'a truncated newest checkpoint, --resume', code: 0, after: 'as uninterrupted',
     setup: (d) => { copyTemplate(d); fs.truncateSync(ckpt(d, 4), 5000); return train(d, '--resume'); },
     says: (d) => `[bigbigan] resuming from ${ckpt(d, 2)} (step 2), the newest intact checkpoint` },
@@ -147,9 +186,11 @@ const CASES: Case[] = [
     says: (d) => `[bigbigan] dropped the torn last line of ${d}/metrics.jsonl (40 bytes an interrupted run left)` },
   { name: 'a run that died before its first checkpoint, started again', code: 0, after: 'as uninterrupted',
     setup: (d) => { fs.mkdirSync(d); fs.copyFileSync(path.join(template, 'config.json'), path.join(d, 'config.json'));
-                    fs.writeFileSync(path.join(d, 'metrics.jsonl'), fs.readFileSync(path.join(template, 'metrics.jsonl'), 'utf8').split('\n')[0] + '\n');
+                    const firstLine = fs.readFileSync(path.join(template, 'metrics.jsonl'), 'utf8').split('\n')[0];
+                    fs.writeFileSync(path.join(d, 'metrics.jsonl'), firstLine + '\n');
                     fs.writeFileSync(path.join(d, 'ckpt-00000002.bin.tmp-99999999'), 'half'); return train(d); },
-    says: (d) => `[bigbigan] the run in ${d} stopped before its first checkpoint: training it afresh from step 0 (its metrics and pictures are replaced)` },
+    says: (d) => `[bigbigan] the run in ${d} stopped before its first checkpoint: ` +
+                 'training it afresh from step 0 (its metrics and pictures are replaced)' },
   { name: 'a run that died before its first checkpoint, --resume', code: 0, after: 'as uninterrupted',
     setup: (d) => { fs.mkdirSync(d); fs.copyFileSync(path.join(template, 'config.json'), path.join(d, 'config.json'));
                     fs.writeFileSync(path.join(d, 'ckpt-00000002.bin.tmp-99999999'), 'half'); return train(d, '--resume'); },
@@ -212,8 +253,9 @@ describe('hostile input: one clear sentence, the right exit code, nothing lost',
   test('a read-only file system (was ENOENT)', { skip: canMountReadOnly ? false : 'needs root and mount namespaces (unshare -m)' }, (t) => {
     const dir = path.join(root, 'read-only');
     fs.mkdirSync(dir);
-    const ro = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o ro,size=64k tmpfs "$0" && exec "$@"`, dir,
-                                     process.execPath, path.join(__dirname, '..', 'src', 'cli.js'), ...train(path.join(dir, 'run'))], { encoding: 'utf8' });
+    const mountReadOnly = ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs -o ro,size=64k tmpfs "$0" && exec "$@"', dir];
+    const cli = [process.execPath, path.join(__dirname, '..', 'src', 'cli.js'), ...train(path.join(dir, 'run'))];
+    const ro = spawnSync('unshare', [...mountReadOnly, ...cli], { encoding: 'utf8' });
     const sentence = `bigbigan: Could not create the run folder ${dir}/run: the file system is read-only (EROFS)`;
     assert.ok(ro.stderr.split('\n').includes(sentence), ro.stderr);
     assert.equal(ro.status, 1);

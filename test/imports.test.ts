@@ -9,7 +9,6 @@ import { spawnSync } from 'child_process';
 import * as path from 'path';
 
 const SCRIPT = path.join(__dirname, '..', '..', 'scripts', 'imports.js');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { circles, layerOf } = require(SCRIPT) as {
   circles(graph: Map<string, Array<{ to: string }>>): string[][];
   layerOf(module: string): { rank: number; name: string };
@@ -23,7 +22,8 @@ test('src/ has no import circle and no import against the layering', () => {
 
 test('the check finds a circle, and only a circle', () => {
   const graph = (edges: Record<string, string[]>) => new Map(Object.entries(edges).map(([k, v]) => [k, v.map((to) => ({ to }))]));
-  assert.deepEqual(circles(graph({ 'run/a': ['eval/b'], 'eval/b': ['eval/c'], 'eval/c': ['run/a'], 'util/d': [] })), [['eval/b', 'eval/c', 'run/a']]);
+  assert.deepEqual(circles(graph({ 'run/a': ['eval/b'], 'eval/b': ['eval/c'], 'eval/c': ['run/a'], 'util/d': [] })),
+                   [['eval/b', 'eval/c', 'run/a']]);
   assert.deepEqual(circles(graph({ 'run/a': ['eval/b'], 'eval/b': ['util/d'], 'util/d': [] })), []);
 });
 
@@ -32,6 +32,7 @@ test('the layers rank the research core below the sweep, the notebooks and the C
   assert.ok(rank('util/rng') < rank('backend/select') && rank('backend/select') < rank('model/bigbigan'));
   assert.ok(rank('model/bigbigan') === rank('config') && rank('config') < rank('train/steps'));
   assert.ok(rank('train/steps') < rank('eval/evaluate') && rank('eval/evaluate') < rank('run/train_run'));
-  assert.ok(rank('run/train_run') < rank('sweep/plan') && rank('sweep/plan') < rank('notebook/runs') && rank('notebook/runs') < rank('cli'));
+  assert.ok(rank('run/train_run') < rank('sweep/plan') && rank('sweep/plan') < rank('notebook/runs')
+            && rank('notebook/runs') < rank('cli'));
   assert.equal(layerOf('somewhere_new').name, 'unplaced');
 });

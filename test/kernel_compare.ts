@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../src/util/rng';
+import { useBackend } from './use_backend';
 
 /** n uniform values in [-1, 1) from a seeded Rng. */
 export function randomValues(seed: number, n: number): Float32Array {
@@ -32,7 +33,7 @@ export function relativeError(ref: ArrayLike<number>, got: ArrayLike<number>): n
  */
 export function runOn(backend: string, inputs: Array<[Float32Array, number[]]>,
                       f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Array<{ values: Float32Array; shape: number[] }> {
-  tf.setBackend(backend);
+  useBackend(backend);
   const outs = tf.tidy(() => {
     const r = f(...inputs.map(([v, s]) => tf.tensor(v, s)));
     return Array.isArray(r) ? r : [r];

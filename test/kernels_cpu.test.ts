@@ -35,7 +35,8 @@ function tfjsGrad({ shape, size, alignCorners = false, halfPixelCenters = false 
   return tf.tidy(() => {
     const x = tf.randomNormal(shape, 0, 1, 'float32', 1) as tf.Tensor4D;
     const dy = tf.tensor4d(dyValues(shape[0] * size[0] * size[1] * shape[3]), [shape[0], ...size, shape[3]]);
-    return tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(p as tf.Tensor4D, size, alignCorners, halfPixelCenters), dy)))(x).dataSync() as Float32Array;
+    const resized = (p: tf.Tensor) => tf.image.resizeNearestNeighbor(p as tf.Tensor4D, size, alignCorners, halfPixelCenters);
+    return tf.grad((p: tf.Tensor) => tf.sum(tf.mul(resized(p), dy)))(x).dataSync() as Float32Array;
   });
 }
 
@@ -53,7 +54,8 @@ const CASES: Case[] = [
   { shape: [1, 4, 5, 3], size: [7, 9], halfPixelCenters: true },   // tfjs-cpu's kernel ignores halfPixelCenters
   { shape: [2, 1, 1, 1], size: [2, 2] },
 ];
-const name = (c: Case) => `[${c.shape}] -> ${c.size}${c.alignCorners ? ' alignCorners' : ''}${c.halfPixelCenters ? ' halfPixelCenters' : ''}`;
+const name = (c: Case) =>
+  `[${c.shape}] -> ${c.size}${c.alignCorners ? ' alignCorners' : ''}${c.halfPixelCenters ? ' halfPixelCenters' : ''}`;
 
 describe('ResizeNearestNeighborGrad on the cpu backend', () => {
   before(async () => { await selectBackend({ force: 'cpu', quiet: true }); });
@@ -74,7 +76,8 @@ describe('ResizeNearestNeighborGrad on the cpu backend', () => {
   test('by hand: two 1x1 images upsampled to 2x2 get the sums of their own dy', () => {
     const dx = tf.tidy(() => {
       const dy = tf.tensor4d([1, 2, 3, 4, 10, 20, 30, 40], [2, 2, 2, 1]);
-      return tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(p as tf.Tensor4D, [2, 2]), dy)))(tf.zeros([2, 1, 1, 1])).dataSync();
+      const resized = (p: tf.Tensor) => tf.image.resizeNearestNeighbor(p as tf.Tensor4D, [2, 2]);
+      return tf.grad((p: tf.Tensor) => tf.sum(tf.mul(resized(p), dy)))(tf.zeros([2, 1, 1, 1])).dataSync();
     });
     assert.deepEqual(Array.from(dx), [10, 100]);
   });

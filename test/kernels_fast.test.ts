@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend/select';
 import { replacedWasmKernels } from '../src/backend/kernels/wasm_util';
 import { assertMatchesCpu, randomValues } from './kernel_compare';
+import { useBackend } from './use_backend';
 
 /** An input of `shape` with seeded values. */
 const input = (seed: number, shape: number[]): [Float32Array, number[]] => [randomValues(seed, shape.reduce((a, b) => a * b, 1)), shape];
@@ -23,7 +24,8 @@ describe('faster wasm kernels match the cpu backend', () => {
   before(async () => { await selectBackend({ force: 'wasm', quiet: true }); });
 
   test('the kit replaced tfjs-wasm\'s kernels (so these tests test ours)', () => {
-    for (const k of ['Identity', 'Cast', 'BatchMatMul', 'Sum', 'Mean', 'ResizeNearestNeighbor', 'ResizeNearestNeighborGrad', 'AvgPoolGrad']) {
+    for (const k of ['Identity', 'Cast', 'BatchMatMul', 'Sum', 'Mean', 'ResizeNearestNeighbor', 'ResizeNearestNeighborGrad',
+                     'AvgPoolGrad']) {
       assert.ok(replacedWasmKernels.has(k), `Expected tfjs-wasm's ${k} to have been replaced, but it was not`);
       assert.notEqual(tf.getKernel(k, 'wasm')?.kernelFunc, replacedWasmKernels.get(k)?.kernelFunc);
     }
@@ -109,7 +111,7 @@ describe('faster wasm kernels match the cpu backend', () => {
   });
 
   test('a clone shares its source\'s buffer, outlives it, and every buffer is freed', () => {
-    tf.setBackend('wasm');
+    useBackend('wasm');
     const before = tf.memory();
     const x = tf.tensor1d([1, 2, NaN, -4]);
     const y = tf.clone(x), z = tf.cast(y, 'float32');
@@ -124,7 +126,7 @@ describe('faster wasm kernels match the cpu backend', () => {
   });
 
   test('gradients through the kit\'s kernels leave no tensor and no wasm buffer behind', () => {
-    tf.setBackend('wasm');
+    useBackend('wasm');
     const x = tf.randomNormal([4, 8, 8, 6]) as tf.Tensor4D;
     const w = tf.variable(tf.randomNormal([6, 5]));
     const step = () => tf.tidy(() => {

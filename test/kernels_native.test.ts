@@ -21,11 +21,13 @@ import { registerNativeKernels } from '../src/backend/kernels/native_dnnl';
 import { assertConvLeavesNothing, assertConvMatchesCpu, convCaseName, CONV_CASES } from './conv_cases';
 import { assertMatchesCpu, randomValues, relativeError } from './kernel_compare';
 import { requireOptional, skipUnless } from './optional';
+import { useBackend } from './use_backend';
 
 const CLI = path.join(__dirname, '..', 'src', 'cli.js');
 
 function backendLine(env: Record<string, string>): string {
-  return execFileSync(process.execPath, [CLI, 'backend', '--backend', 'wasm'], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(process.execPath, [CLI, 'backend', '--backend', 'wasm'],
+                      { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 const notBuilt = skipUnless('onednn');
@@ -93,11 +95,11 @@ describe('native oneDNN conv2d kernels', { skip: notBuilt }, () => {
     const w = tf.randomNormal([3, 3, 3, 4], 0, 1, 'float32', 2) as tf.Tensor4D;
     const conv = () => tf.tidy(() => tf.conv2d(x, w, 1, 'same', 'NHWC', 2).dataSync() as Float32Array);
     const got = conv();
-    tf.setBackend('cpu');
+    useBackend('cpu');
     const xc = tf.tensor(x.dataSync(), x.shape) as tf.Tensor4D, wc = tf.tensor(w.dataSync(), w.shape) as tf.Tensor4D;
     const ref = tf.conv2d(xc, wc, 1, 'same', 'NHWC', 2).dataSync();
     tf.dispose([xc, wc]);
-    tf.setBackend('wasm');
+    useBackend('wasm');
     tf.dispose([x, w]);
     assert.ok(relativeError(ref, got) <= 1e-5, `relative error ${relativeError(ref, got)}`);
   });
@@ -108,7 +110,8 @@ describe('native oneDNN conv2d kernels', { skip: notBuilt }, () => {
 
   test('the backend line names oneDNN and its threads; BIGBIGAN_NATIVE_THREADS sets them; BIGBIGAN_NATIVE=0 switches them off', (t) => {
     if (skipWhyNot(t)) return;
-    assert.match(backendLine({ BIGBIGAN_NATIVE_THREADS: '1' }), /wasm \(SIMD, 1 thread; native kernels on oneDNN [\d.]+, [^,]+, 1 thread\)/);
+    assert.match(backendLine({ BIGBIGAN_NATIVE_THREADS: '1' }),
+                 /wasm \(SIMD, 1 thread; native kernels on oneDNN [\d.]+, [^,]+, 1 thread\)/);
     assert.match(backendLine({ BIGBIGAN_NATIVE_THREADS: '2' }), /native kernels on oneDNN [\d.]+, [^,]+, 2 threads\)/);
     assert.match(backendLine({ BIGBIGAN_NATIVE: '0' }), /wasm \(SIMD, 1 thread; native kernels off \(BIGBIGAN_NATIVE=0\)\)/);
   });

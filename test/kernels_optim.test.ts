@@ -11,10 +11,11 @@ import { selectBackend } from '../src/backend/select';
 import { FUSED_ADAM, FUSED_EMA } from '../src/backend/kernels/wasm_optim';
 import { Adam, updateEma } from '../src/train/optim';
 import { randomValues, relativeError } from './kernel_compare';
+import { useBackend } from './use_backend';
 
 /** Runs `steps` Adam updates of x toward a fixed target on `backend`; returns x and the moments. */
 function fit(backend: string, fused: boolean, shape: number[], steps: number, seed: number) {
-  tf.setBackend(backend);
+  useBackend(backend);
   const n = shape.reduce((a, b) => a * b, 1);
   const x = tf.tidy(() => tf.variable(tf.tensor(randomValues(seed, n), shape)));
   const target = tf.tensor(randomValues(seed + 1, n), shape);
@@ -27,7 +28,9 @@ function fit(backend: string, fused: boolean, shape: number[], steps: number, se
     opt.step(vars, grads);
     tf.dispose(Object.values(grads));
   }
-  const out = { x: Float32Array.from(x.dataSync()), m: Float32Array.from(opt.m.get('x')!.dataSync()), v: Float32Array.from(opt.v.get('x')!.dataSync()) };
+  const out = {
+    x: Float32Array.from(x.dataSync()), m: Float32Array.from(opt.m.get('x')!.dataSync()), v: Float32Array.from(opt.v.get('x')!.dataSync()),
+  };
   tf.dispose([x, target]);
   opt.dispose();
   return out;
@@ -35,7 +38,7 @@ function fit(backend: string, fused: boolean, shape: number[], steps: number, se
 
 /** `steps` EMA updates of a random ema toward a moving x on `backend`; returns the ema. */
 function average(backend: string, fused: boolean, n: number, steps: number): Float32Array {
-  tf.setBackend(backend);
+  useBackend(backend);
   const ema = tf.tidy(() => tf.variable(tf.tensor(randomValues(7, n))));
   const x = tf.tidy(() => tf.variable(tf.tensor(randomValues(8, n))));
   for (let i = 0; i < steps; i++) {
@@ -83,9 +86,10 @@ describe('fused Adam and EMA on wasm', () => {
   });
 
   test('a gradient or average of another shape is an error that says so', () => {
-    tf.setBackend('wasm');
+    useBackend('wasm');
     const x = tf.zeros([2, 3]), g = tf.zeros([3, 2]);
-    assert.throws(() => tf.engine().runKernel(FUSED_ADAM, { x, m: x, v: x, g }, { lr: 1, beta1: 0, beta2: 0.9, epsilon: 1e-8, c1: 1, c2: 1 }),
+    const attrs = { lr: 1, beta1: 0, beta2: 0.9, epsilon: 1e-8, c1: 1, c2: 1 };
+    assert.throws(() => tf.engine().runKernel(FUSED_ADAM, { x, m: x, v: x, g }, attrs),
                   /Expected g of FusedAdam to be float32 of shape \[2,3\], but got float32 \[3,2\]/);
     assert.throws(() => tf.engine().runKernel(FUSED_EMA, { ema: x, x: g }, { decay: 0.9 }),
                   /Expected x of FusedEma to be float32 of shape \[2,3\], but got float32 \[3,2\]/);

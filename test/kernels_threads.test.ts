@@ -31,7 +31,9 @@ const { createTrainState, dStep, egStep } = require(${JSON.stringify(path.join(D
   const x = tf.randomUniform([16, 16, 16, 1], -1, 1, 'float32', 5);
   const losses = [];
   for (let i = 0; i < 2; i++) losses.push((await dStep(state, x)).L_D, (await egStep(state, x)).L_EG);
-  for (const p of [state.models.G, state.models.E, state.models.D]) for (const [, v] of p.all()) hash.update(Buffer.from(v.dataSync().buffer));
+  for (const p of [state.models.G, state.models.E, state.models.D]) {
+    for (const [, v] of p.all()) hash.update(Buffer.from(v.dataSync().buffer));
+  }
   const [dx, dw] = tf.tidy(() => {
     const a = tf.randomNormal([16, 32, 32, 16], 0, 1, 'float32', 6), w = tf.randomNormal([3, 3, 16, 32], 0, 1, 'float32', 7);
     return tf.grads((a, w) => tf.sum(tf.square(tf.conv2d(a, w, 1, 'same'))))([a, w]);
@@ -103,7 +105,9 @@ describe('wasm backend with threads', () => {
 
   test('BIGBIGAN_WASM_THREADS starts the backend every command selects with that many threads; a bad value is one error', () => {
     const cli = path.join(DIST, 'cli.js');
-    const run = (value: string) => spawnSync(process.execPath, [cli, 'backend'], { encoding: 'utf8', env: { ...process.env, BIGBIGAN_WASM_THREADS: value, BIGBIGAN_BACKEND: 'wasm' } });
+    const run = (value: string) => spawnSync(process.execPath, [cli, 'backend'], {
+      encoding: 'utf8', env: { ...process.env, BIGBIGAN_WASM_THREADS: value, BIGBIGAN_BACKEND: 'wasm' },
+    });
     assert.match(run('2').stdout + run('2').stderr, /backend: wasm \([^,;]*, 2 threads[;)]/);
     assert.match(run('1').stdout + run('1').stderr, /backend: wasm \([^,;]*, 1 thread[;)]/);
     const bad = run('two');

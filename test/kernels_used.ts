@@ -102,7 +102,8 @@ export function kernelCoverage(used: Iterable<string>, backend: string): KernelC
  * kit's compiled sources (`file:line`), with their counts. On webgpu in Node
  * each of these fails: only `await tensor.data()` / `array()` can read there.
  */
-export async function syncReadsDuring(work: () => unknown, kitDir: string = path.join(__dirname, '..', 'src')): Promise<Map<string, number>> {
+export async function syncReadsDuring(work: () => unknown,
+                                      kitDir: string = path.join(__dirname, '..', 'src')): Promise<Map<string, number>> {
   const engine = tf.engine() as unknown as { readSync(dataId: object): unknown };
   const own = Object.prototype.hasOwnProperty.call(engine, 'readSync');
   const readSync = engine.readSync;

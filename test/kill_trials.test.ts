@@ -43,10 +43,13 @@ describe('kill -9 trials', () => {
 
   const faults: Array<[string, string, string[]]> = [
     ['step@1', 'after the first step, before its metrics line and any checkpoint', ['config.json']],
-    ['checkpoint-rename@1', 'with the first checkpoint written and flushed, before its rename', ['config.json', 'metrics.jsonl', 'recon-00000002.png', 'samples-00000002.png']],
-    ['metrics-append@3', 'half-way through the metrics line of step 3', ['ckpt-00000002.bin', 'config.json', 'metrics.jsonl', 'recon-00000002.png', 'samples-00000002.png']],
-    ['checkpoint-write@2', 'half-way through writing the last checkpoint', ['ckpt-00000002.bin', 'config.json', 'metrics.jsonl', 'recon-00000002.png',
-                                                                          'recon-00000004.png', 'samples-00000002.png', 'samples-00000004.png']],
+    ['checkpoint-rename@1', 'with the first checkpoint written and flushed, before its rename',
+     ['config.json', 'metrics.jsonl', 'recon-00000002.png', 'samples-00000002.png']],
+    ['metrics-append@3', 'half-way through the metrics line of step 3',
+     ['ckpt-00000002.bin', 'config.json', 'metrics.jsonl', 'recon-00000002.png', 'samples-00000002.png']],
+    ['checkpoint-write@2', 'half-way through writing the last checkpoint',
+     ['ckpt-00000002.bin', 'config.json', 'metrics.jsonl', 'recon-00000002.png', 'recon-00000004.png', 'samples-00000002.png',
+      'samples-00000004.png']],
   ];
   for (const [fault, when, left] of faults) {
     test(`killed ${when} (BIGBIGAN_FAULT=${fault}): resumed, it ends as if never interrupted`, () => {
@@ -58,8 +61,8 @@ describe('kill -9 trials', () => {
       assert.ok(names.includes('.lock'), 'the dead process\'s lock is there');
       const resumed = resumeLikeAUser(out);
       assert.equal(resumed.code, 0, resumed.lines.join('\n'));
-      assert.ok(resumed.lines.some((l) => /^\[bigbigan\] .* was locked by process \d+ on .*, which is no longer running: lock taken over$/.test(l)),
-                resumed.lines.join('\n'));
+      const takenOver = /^\[bigbigan\] .* was locked by process \d+ on .*, which is no longer running: lock taken over$/;
+      assert.ok(resumed.lines.some((l) => takenOver.test(l)), resumed.lines.join('\n'));
       assertAsIfUninterrupted(out);
     });
   }

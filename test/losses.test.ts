@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { hinge, lossD, lossEG, lossTerms, Scores } from '../src/model/losses';
 import { Rng } from '../src/util/rng';
+import { useBackend } from './use_backend';
 
 type Raw = { s_x: number[]; s_z: number[]; s_xz: number[] };
 const h = (t: number) => Math.max(0, 1 - t);
@@ -27,7 +28,7 @@ function paperLosses(real: Raw, fake: Raw, kept: Array<keyof Raw>) {
 }
 
 describe('losses', () => {
-  tf.setBackend('cpu');
+  useBackend('cpu');
   const rng = new Rng(3);
   const draw = (): Raw => ({ s_x: [0, 0, 0, 0, 0].map(() => rng.next() * 6 - 3), s_z: [0, 0, 0, 0, 0].map(() => rng.next() * 6 - 3),
                              s_xz: [0, 0, 0, 0, 0].map(() => rng.next() * 6 - 3) });

@@ -135,13 +135,16 @@ describe('G and D (bench32 and generalisations)', () => {
       assert.throws(() => D(dPlain, plain, images(plain), latent(plain)), /Expected z = null with noEncoder/);
     });
     const paths = [...dPlain.params.weights.keys()];
-    assert.ok(!paths.some((p) => p.startsWith('H/') || p.startsWith('J/') || p.startsWith('theta_z') || p.startsWith('theta_xz')), 'no H, J, θ_z, θ_xz');
+    assert.ok(!paths.some((p) => p.startsWith('H/') || p.startsWith('J/') || p.startsWith('theta_z') || p.startsWith('theta_xz')),
+              'no H, J, θ_z, θ_xz');
     assert.equal(dPlain.params.countWeights(), 371_572 - 148_224 - 147_968 - 257 - 257);  // less H, J and two heads
     for (const p of [g.params, d.params, dPlain.params]) p.dispose();
   });
 
   test('a 64x64 RGB G (5 gMults) and D work; F stops pooling at 4x4, with an identity shortcut there', () => {
-    const cfg: Config = { ...BENCH32, resolution: 64, channels: 3, gMults: [4, 4, 2, 1, 1], zDim: 80, gAttention: 32, dMults: [1, 2, 4, 4], dAttention: 32 };
+    const cfg: Config = {
+      ...BENCH32, resolution: 64, channels: 3, gMults: [4, 4, 2, 1, 1], zDim: 80, gAttention: 32, dMults: [1, 2, 4, 4], dAttention: 32,
+    };
     const { g, d } = build(cfg);
     tf.tidy(() => {
       const z = latent(cfg);
@@ -233,7 +236,8 @@ describe('G and D (bench32 and generalisations)', () => {
   test('gradients of s_xz reach F, H and J; G trains its state in training mode only', () => {
     const { g, d } = build(BENCH32);
     const weights = [...d.params.weights];
-    const { value, grads } = tf.variableGrads(() => tf.sum(D(d, BENCH32, images(BENCH32), latent(BENCH32)).s_xz!), weights.map(([, v]) => v));
+    const { value, grads } = tf.variableGrads(() => tf.sum(D(d, BENCH32, images(BENCH32), latent(BENCH32)).s_xz!),
+                                              weights.map(([, v]) => v));
     for (const [path, v] of weights) {
       const grad = grads[v.name];
       if (path.startsWith('theta_x/') || path.startsWith('theta_z/')) continue;  // not on s_xz's path

@@ -21,7 +21,8 @@ import { G } from '../src/model/generator';
 import { createTrainState, disposeTrainState, egStep } from '../src/train/steps';
 
 const SMALL: Config = {
-  ...DEFAULT_CONFIG, ...PAPER_OBJECTIVE, zDim: 6, eCh: 4, eMlp: 16, dCh: 8, dMults: [1, 2], dAttention: 0, dMlp: 16, resolution: 16, eResolution: 16,
+  ...DEFAULT_CONFIG, ...PAPER_OBJECTIVE, zDim: 6, eCh: 4, eMlp: 16, dCh: 8, dMults: [1, 2], dAttention: 0, dMlp: 16,
+  resolution: 16, eResolution: 16,
 };
 const B = 6;
 
@@ -42,7 +43,8 @@ const softplusInv = (v: number) => Math.log(Math.expm1(v));
 
 /** W / σ(W) as the kit's spectral norm computes it outside training: σ = vᵀ W u with the stored vectors, in plain JS. */
 function spectrallyNormalised(params: Params, path: string): { w: Float32Array; rows: number; cols: number } {
-  const w = params.weights.get(`${path}/w`)!, u = params.state.get(`${path}/sn_u`)!.dataSync(), v = params.state.get(`${path}/sn_v`)!.dataSync();
+  const w = params.weights.get(`${path}/w`)!;
+  const u = params.state.get(`${path}/sn_u`)!.dataSync(), v = params.state.get(`${path}/sn_v`)!.dataSync();
   const [rows, cols] = w.shape, data = w.dataSync();
   let sigma = 0;
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) sigma += v[i] * data[i * cols + j] * u[j];
@@ -101,7 +103,9 @@ describe('switches that depart from the paper', () => {
     const sameZ = tf.tidy(() => D(d, cfg, x, tf.tile(tf.slice(z, 0, 1), [B, 1])).s_xz!.dataSync());
     const sameX = tf.tidy(() => D(d, cfg, tf.tile(tf.slice(x, 0, 1), [B, 1, 1, 1]), z).s_xz!.dataSync());
     const scale = Math.max(...Array.from(s, Math.abs));
-    for (const v of [...sameZ, ...sameX]) assert.ok(Math.abs(v) < 1e-5 * scale, `a pair without pairing information scored ${v} (scores ~${scale})`);
+    for (const v of [...sameZ, ...sameX]) {
+      assert.ok(Math.abs(v) < 1e-5 * scale, `a pair without pairing information scored ${v} (scores ~${scale})`);
+    }
     d.params.dispose();
     tf.dispose([x, z]);
   });
@@ -128,14 +132,16 @@ describe('switches that depart from the paper', () => {
     const mean = (a: number[]) => (a[0] + a[1]) / 2;
     const terms = lossTerms({ unary: 'both', noEncoder: false });
     for (const lambda of [1, 0.5, 0]) {
-      const want = mean(raw.real[0]) + mean(raw.real[1]) + mean(raw.real[2]) - mean(raw.fake[0]) - mean(raw.fake[1]) - lambda * mean(raw.fake[2]);
+      const want = mean(raw.real[0]) + mean(raw.real[1]) + mean(raw.real[2])
+        - mean(raw.fake[0]) - mean(raw.fake[1]) - lambda * mean(raw.fake[2]);
       const got = tf.tidy(() => lossEG(scores(raw.real), scores(raw.fake), terms, lambda).dataSync()[0]);
       assert.ok(Math.abs(got - want) < 1e-6, `λ ${lambda}: ${got} vs ${want}`);
     }
     assert.throws(() => createTrainState({ ...SMALL, gJointWeight: 0, unary: 'none' }), /no loss term reaches G/);
   });
 
-  test('eLatentRegression: L_latent = mean (E(G(z)) − z)² in plain JS; only E learns from it (G\'s step unchanged) unless latentRegressionG', async () => {
+  test('eLatentRegression: L_latent = mean (E(G(z)) − z)² in plain JS; only E learns from it (G\'s step unchanged) ' +
+       'unless latentRegressionG', async () => {
     const cfg: Config = { ...SMALL, gCh: 4, gMults: [2, 2, 1], gAttention: 0, batchSize: B, eStochastic: false };
     const x = images(cfg, 8);
     const after = async (weight: number, throughG = false) => {
@@ -160,7 +166,8 @@ describe('switches that depart from the paper', () => {
     };
     const plain = await after(0), regressed = await after(2);
     assert.equal(plain.logged.L_latent, undefined);
-    assert.ok(Math.abs(regressed.logged.L_latent - regressed.want) < 1e-4 * Math.max(1, regressed.want), `${regressed.logged.L_latent} vs ${regressed.want}`);
+    assert.ok(Math.abs(regressed.logged.L_latent - regressed.want) < 1e-4 * Math.max(1, regressed.want),
+              `${regressed.logged.L_latent} vs ${regressed.want}`);
     assert.ok(Math.abs(regressed.logged.L_EG - plain.logged.L_EG) < 1e-4, 'L_EG is logged without the regression term');
     regressed.G.forEach((w, i) => assert.deepEqual(w, plain.G[i], `G weight ${i} moved differently`));
     assert.ok(regressed.E.some((w, i) => w.some((v, k) => v !== plain.E[i][k])), "E's step did not change");

@@ -10,6 +10,7 @@ import { syncReadsDuring } from './kernels_used';
 import { resolveConfig } from '../src/presets';
 import * as nb from '../src/notebook';
 import { cellSeconds, listNotebooks, parseArgs } from '../src/notebook/run_notebooks';
+import { useBackend } from './use_backend';
 
 const ROOT = nb.repoRoot(__dirname);
 
@@ -133,8 +134,12 @@ describe('notebook helpers: ablations', () => {
 
   test('a result row comes from the last evaluation line of a run', () => {
     const m = nb.parseMetrics([
-      JSON.stringify({ step: 20, L_D: 1, time: '2026-01-01T00:00:00Z' }), JSON.stringify({ step: 40, L_D: 1, time: '2026-01-01T00:01:00Z' }),
-      JSON.stringify({ step: 20, kind: 'eval', fid: 9, is: 1 }), JSON.stringify({ step: 40, kind: 'eval', fid: 7, is: 2, probe_top1: 0.5, knn1: 0.4, class_consistency: 0.3, probe_top1_random_init: 0.45 }),
+      JSON.stringify({ step: 20, L_D: 1, time: '2026-01-01T00:00:00Z' }),
+      JSON.stringify({ step: 40, L_D: 1, time: '2026-01-01T00:01:00Z' }),
+      JSON.stringify({ step: 20, kind: 'eval', fid: 9, is: 1 }),
+      JSON.stringify({
+        step: 40, kind: 'eval', fid: 7, is: 2, probe_top1: 0.5, knn1: 0.4, class_consistency: 0.3, probe_top1_random_init: 0.45,
+      }),
     ].join('\n'));
     assert.deepEqual(nb.resultFromMetrics('base', 0, m), {
       row: 'base', seed: 0, steps: 40, IS: 2, FID: 7, probe_top1: 0.5, probe_top5: null, knn1: 0.4, class_consistency: 0.3, wall_s: 60,
@@ -170,7 +175,8 @@ describe('notebook helpers: runs', () => {
 describe('notebook helpers: images and latents', () => {
   test('upscale replicates pixels; gridPng enlarges the grid', async () => {
     assert.deepEqual([...nb.upscale(Uint8Array.from([1, 2, 3, 4]), 2, 2, 1, 2)], [1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4]);
-    assert.deepEqual([...nb.upscale(Uint8Array.from([1, 2, 3, 4, 5, 6]), 2, 1, 3, 2)], [1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6, 1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6]);
+    assert.deepEqual([...nb.upscale(Uint8Array.from([1, 2, 3, 4, 5, 6]), 2, 1, 3, 2)],
+                     [1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6, 1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6]);
     await tf.setBackend('cpu');
     const png = await nb.gridPng(tf.zeros([4, 3, 3, 1]) as tf.Tensor4D, 2, { scale: 3 });
     const b = Buffer.from(png);
@@ -196,7 +202,7 @@ describe('notebook helpers: images and latents', () => {
   });
 
   test('interpolations start and end at the endpoints; slerp keeps the norm of equal-norm ends', () => {
-    tf.setBackend('cpu');
+    useBackend('cpu');
     const zA = tf.tensor2d([[1, 0], [2, 0]]), zB = tf.tensor2d([[0, 1], [-2, 0]]);
     for (const mode of ['lerp', 'slerp'] as const) {
       const z = nb.interpolateLatents(zA, zB, 5, mode).arraySync();
@@ -225,14 +231,15 @@ describe('notebook helpers: images and latents', () => {
 
 describe('notebook dependencies stay in src/notebook', () => {
   test('no file of the kit outside src/notebook imports danfojs-node, plotly or the notebook helpers', () => {
+    // an import of danfojs-node, plotly or the notebook folder (static or require)
+    const displayImport = /from ['"](danfojs-node|plotly\.js[^'"]*|\.\.?\/(\.\.\/)*notebook[^'"]*)['"]|require\(['"](danfojs-node|plotly)/;
     const offenders: string[] = [];
     const walk = (dir: string): void => {
       for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
         const p = path.join(dir, e.name);
         if (e.isDirectory()) { if (p !== path.join(ROOT, 'src', 'notebook')) walk(p); continue; }
         if (!e.name.endsWith('.ts')) continue;
-        const text = fs.readFileSync(p, 'utf8');
-        if (/from ['"](danfojs-node|plotly\.js[^'"]*|\.\.?\/(\.\.\/)*notebook[^'"]*)['"]|require\(['"](danfojs-node|plotly)/.test(text)) offenders.push(path.relative(ROOT, p));
+        if (displayImport.test(fs.readFileSync(p, 'utf8'))) offenders.push(path.relative(ROOT, p));
       }
     };
     walk(path.join(ROOT, 'src'));
@@ -247,11 +254,14 @@ describe('notebooks', () => {
   test('the runner finds the five notebooks in order and parses its options', () => {
     assert.deepEqual(names.map((n) => n.slice(0, 2)), ['01', '02', '03', '04', '05']);
     assert.deepEqual(listNotebooks(dir, ['03']), [names[2]]);
-    assert.deepEqual(parseArgs(['--html', '--only', '01,02', '--full']), { full: true, html: true, fresh: false, only: ['01', '02'], out: null, timeout: null });
+    assert.deepEqual(parseArgs(['--html', '--only', '01,02', '--full']),
+                     { full: true, html: true, fresh: false, only: ['01', '02'], out: null, timeout: null });
     assert.throws(() => parseArgs(['--nope']), /Expected an option, but got '--nope'/);
     assert.deepEqual(cellSeconds({ cells: [
       { cell_type: 'markdown' },
-      { cell_type: 'code', metadata: { execution: { 'iopub.status.busy': '2026-01-01T00:00:00.000Z', 'iopub.status.idle': '2026-01-01T00:01:01.500Z' } } },
+      { cell_type: 'code', metadata: { execution: {
+        'iopub.status.busy': '2026-01-01T00:00:00.000Z', 'iopub.status.idle': '2026-01-01T00:01:01.500Z',
+      } } },
       { cell_type: 'code', metadata: {} },
     ] }), [61.5, 0]);
   });
@@ -260,7 +270,9 @@ describe('notebooks', () => {
     test(`${name}: tslab kernel, no outputs, one parameter cell first, imports the compiled kit, no CDN`, () => {
       const book = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as {
         metadata: { kernelspec: { name: string } };
-        cells: Array<{ cell_type: string; source: string[]; outputs?: unknown[]; execution_count?: number | null; metadata: { tags?: string[] } }>;
+        cells: Array<{
+          cell_type: string; source: string[]; outputs?: unknown[]; execution_count?: number | null; metadata: { tags?: string[] };
+        }>;
       };
       assert.equal(book.metadata.kernelspec.name, 'tslab');
       const code = book.cells.filter((c) => c.cell_type === 'code');

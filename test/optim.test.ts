@@ -3,9 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { Adam, updateEma } from '../src/train/optim';
+import { useBackend } from './use_backend';
 
 test('Adam matches tf.train.adam over 20 steps (betas 0 and 0.999, as BigGAN)', () => {
-  tf.setBackend('cpu');
+  useBackend('cpu');
   const init = tf.tensor2d([[0.5, -1.5, 2], [0.1, 0, -0.3]]);
   const target = tf.tensor2d([[1, 2, 3], [-1, -2, -3]]);
   const a = tf.variable(init.clone()), b = tf.variable(init.clone());

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { skipUnless } from './optional';
 
 test('a missing optional package is one line saying what to install', () => {
-  for (const [name, install] of [['fashion-mnist', /apt-get install dataset-fashion-mnist/], ['redis-server', /apt-get install redis-server/],
+  for (const [name, install] of [['fashion-mnist', /apt-get install dataset-fashion-mnist/],
+                                 ['redis-server', /apt-get install redis-server/],
                                  ['onednn', /apt-get install g\+\+ libdnnl-dev/]] as const) {
     const reason = skipUnless(name, { BIGBIGAN_HIDE_OPTIONAL: name });
     assert.ok(typeof reason === 'string' && !reason.includes('\n'), `${name}: ${String(reason)}`);

@@ -54,9 +54,12 @@ test('unknown names, keys and wrongly typed values are one clear error each', ()
   assert.throws(() => resolveConfig('mnist', 'tiny-e'), /Expected an ablation \(base, .*\), but got 'tiny-e'/);
   assert.throws(() => resolveConfig('mnist', 'base', ['lr=3']), /Expected a config key \(.*\), but got 'lr'/);
   assert.throws(() => resolveConfig('mnist', 'base', ['steps=ten']), /Expected a whole number ≥ 1 for config key 'steps', but got 'ten'/);
-  assert.throws(() => resolveConfig('mnist', 'base', ['eStochastic=yes']), /Expected true or false for config key 'eStochastic', but got 'yes'/);
-  assert.throws(() => resolveConfig('mnist', 'base', ['unary=half']), /Expected one of both, x, z, none for config key 'unary', but got 'half'/);
-  assert.throws(() => resolveConfig('mnist', 'base', ['gMults=4,x']), /Expected a comma-separated list of whole numbers ≥ 1 for config key 'gMults', but got '4,x'/);
+  assert.throws(() => resolveConfig('mnist', 'base', ['eStochastic=yes']),
+                /Expected true or false for config key 'eStochastic', but got 'yes'/);
+  assert.throws(() => resolveConfig('mnist', 'base', ['unary=half']),
+                /Expected one of both, x, z, none for config key 'unary', but got 'half'/);
+  assert.throws(() => resolveConfig('mnist', 'base', ['gMults=4,x']),
+                /Expected a comma-separated list of whole numbers ≥ 1 for config key 'gMults', but got '4,x'/);
   assert.throws(() => resolveConfig('mnist', 'base', ['steps']), /Expected --set key=value, but got 'steps'/);
 });
 

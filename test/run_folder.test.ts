@@ -25,14 +25,17 @@ import { TINY } from './sweep_fixture';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'folder-'));
 const tiny = (over: Partial<Config> = {}): Config =>
-  ({ ...resolveConfig('mnist', 'base', [...TINY, 'evalEvery=0', 'diagEvery=0', 'checkpointEvery=2', 'sampleEvery=2', 'steps=4']), ...over });
-const writeLock = (dir: string, owner: object) => fs.writeFileSync(path.join(dir, LOCK_NAME), JSON.stringify({ token: 't', since: 'then', procStart: null, ...owner }));
+  ({ ...resolveConfig('mnist', 'base', [...TINY, 'evalEvery=0', 'diagEvery=0', 'checkpointEvery=2', 'sampleEvery=2', 'steps=4']),
+     ...over });
+const writeLock = (dir: string, owner: object) =>
+  fs.writeFileSync(path.join(dir, LOCK_NAME), JSON.stringify({ token: 't', since: 'then', procStart: null, ...owner }));
 
 describe('folder lock', () => {
   test('a live owner is refused; a dead, reused or silent remote owner is taken over, and the new owner is told whose', async () => {
     const dir = tmp();
     const first = await acquireLock(dir);
-    await assert.rejects(acquireLock(dir, { what: 'Run folder' }), new RegExp(`^Error: Run folder ${dir} is in use by process ${process.pid} on ${os.hostname()} \\(since `));
+    await assert.rejects(acquireLock(dir, { what: 'Run folder' }),
+                         new RegExp(`^Error: Run folder ${dir} is in use by process ${process.pid} on ${os.hostname()} \\(since `));
     first.release();
     assert.equal(fs.existsSync(path.join(dir, LOCK_NAME)), false, 'released: removed');
 
@@ -60,7 +63,8 @@ describe('folder lock', () => {
     const dir = tmp();
     const mine = await acquireLock(dir);
     writeLock(dir, { pid: 4242, host: 'other-host', token: 'theirs' });
-    assert.throws(() => mine.refresh(), /^Error: Lost the lock of .* to process 4242 on other-host \(since then\): stopping before writing anything more$/);
+    assert.throws(() => mine.refresh(),
+                  /^Error: Lost the lock of .* to process 4242 on other-host \(since then\): stopping before writing anything more$/);
     mine.release();
     assert.ok(fs.existsSync(path.join(dir, LOCK_NAME)), 'release leaves another owner\'s lock alone');
     fs.writeFileSync(path.join(dir, LOCK_NAME), '');  // created, not yet written (or its writer was killed in between)
@@ -87,14 +91,17 @@ describe('a run in a folder', () => {
       fs.symlinkSync('/dev/full', name(out));
     };
     const before = tf.memory().numTensors;
-    const error = await trainRun({ cfg: tiny(), out, quiet: true, dataset: mnist, onStep }).then(() => new Error('trained'), (e: Error) => e);
+    const error = await trainRun({ cfg: tiny(), out, quiet: true, dataset: mnist, onStep })
+      .then(() => new Error('trained'), (e: Error) => e);
     assert.equal(tf.memory().numTensors, before, 'a failed run leaves no tensor behind');
     return { out, error };
   }
 
-  test('a full disk during a checkpoint: the file, the reason and the last good checkpoint are named; no temporary file is left', { skip: !fs.existsSync('/dev/full') }, async () => {
+  test('a full disk during a checkpoint: the file, the reason and the last good checkpoint are named; no temporary file is left',
+       { skip: !fs.existsSync('/dev/full') }, async () => {
     const { out, error } = await fullDiskAt(4, (o) => path.join(o, `ckpt-00000004.bin.tmp-${process.pid}`));
-    assert.equal(error.message, `Could not write ${out}/ckpt-00000004.bin: no space left on device (ENOSPC). The last good checkpoint is ${out}/ckpt-00000002.bin.`);
+    assert.equal(error.message, `Could not write ${out}/ckpt-00000004.bin: no space left on device (ENOSPC). ` +
+                                `The last good checkpoint is ${out}/ckpt-00000002.bin.`);
     assert.deepEqual(fs.readdirSync(out).filter((n) => n.startsWith('ckpt-') || n === LOCK_NAME), ['ckpt-00000002.bin']);
     assert.equal(loadCheckpoint<{ step: number }>(path.join(out, 'ckpt-00000002.bin')).meta.step, 2);
     const resumed = await trainRun({ cfg: tiny(), out, quiet: true, dataset: mnist, resume: true });
@@ -103,7 +110,8 @@ describe('a run in a folder', () => {
 
   test('a full disk during a metrics line: named the same way', { skip: !fs.existsSync('/dev/full') }, async () => {
     const { out, error } = await fullDiskAt(3, (o) => path.join(o, 'metrics.jsonl'));
-    assert.equal(error.message, `Could not append to ${out}/metrics.jsonl: no space left on device (ENOSPC). The last good checkpoint is ${out}/ckpt-00000002.bin.`);
+    assert.equal(error.message, `Could not append to ${out}/metrics.jsonl: no space left on device (ENOSPC). ` +
+                                `The last good checkpoint is ${out}/ckpt-00000002.bin.`);
     assert.equal(fs.existsSync(path.join(out, LOCK_NAME)), false);
     fs.rmSync(path.join(out, 'metrics.jsonl'));
   });
@@ -111,10 +119,14 @@ describe('a run in a folder', () => {
   test('a torn last line is set apart; a bad line before it is an error naming the file and the line', () => {
     const dir = tmp(), file = path.join(dir, 'metrics.jsonl');
     fs.writeFileSync(file, '{"step":1}\n{"step":2,"kind":"diag"}\n{"step":3,"L_');
-    assert.deepEqual(readMetricsLines(file), { lines: [{ text: '{"step":1}', step: 1, kind: undefined }, { text: '{"step":2,"kind":"diag"}', step: 2, kind: 'diag' }],
-                                               torn: '{"step":3,"L_' });
+    assert.deepEqual(readMetricsLines(file), {
+      lines: [{ text: '{"step":1}', step: 1, kind: undefined }, { text: '{"step":2,"kind":"diag"}', step: 2, kind: 'diag' }],
+      torn: '{"step":3,"L_',
+    });
     fs.writeFileSync(file, '{"step":1}\n{"st\n{"step":3}\n');
-    assert.throws(() => readMetricsLines(file), { message: `Expected a JSON object with a step on every line of ${file}, but line 2 is "{\\"st": fix or remove that line, then resume` });
+    assert.throws(() => readMetricsLines(file), {
+      message: `Expected a JSON object with a step on every line of ${file}, but line 2 is "{\\"st": fix or remove that line, then resume`,
+    });
     assert.deepEqual(readMetricsLines(path.join(dir, 'none.jsonl')), { lines: [], torn: null });
   });
 

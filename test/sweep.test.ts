@@ -40,7 +40,8 @@ describe('ablation sweep', () => {
       assert.equal(j.cfg.evalEvery, 0);
     }
     assert.notDeepEqual(jobs.find((j) => j.name === 'base-s1')!.cfg, base0.cfg);
-    assert.throws(() => ablationSweep({ preset: 'mnist', rows: ['base', 'bigger-g'], seeds: 1, steps: 10 }), /Expected ablation rows .* but got bigger-g/);
+    assert.throws(() => ablationSweep({ preset: 'mnist', rows: ['base', 'bigger-g'], seeds: 1, steps: 10 }),
+                  /Expected ablation rows .* but got bigger-g/);
     assert.throws(() => ablationSweep({ preset: 'mnsit', seeds: 1, steps: 10 }), /Expected a preset/);
   });
 
@@ -71,7 +72,8 @@ describe('ablation sweep', () => {
     const files = fs.readdirSync(dir).sort();
     assert.ok(!files.some((f) => f.startsWith('ckpt-')), `checkpoints left: ${files}`);
     assert.deepEqual(files.filter((f) => f.endsWith('.png')), ['recon-00000004.png', 'samples-00000004.png']);
-    const lines = zlib.gunzipSync(fs.readFileSync(path.join(dir, 'metrics.jsonl.gz'))).toString().trim().split('\n').map((l) => JSON.parse(l))
+    const lines = zlib.gunzipSync(fs.readFileSync(path.join(dir, 'metrics.jsonl.gz'))).toString().trim().split('\n')
+      .map((l) => JSON.parse(l))
       .filter((l) => l.kind === undefined);  // the training lines (diagnostics have kind 'diag')
     assert.deepEqual(lines.map((l) => l.step), [1, 2, 3, 4]);
 
@@ -80,7 +82,8 @@ describe('ablation sweep', () => {
     assert.equal(md.length, 4);
     const fids = table.filter((r) => r.row === 'base').map((r) => r.FID!);
     const mean = (fids[0] + fids[1]) / 2, sd = Math.abs(fids[0] - fids[1]) / Math.SQRT2;
-    assert.match(md[2], new RegExp(`^\\| base \\| 2 \\| ${mean.toFixed(1)} ± ${sd.toFixed(1)} \\|.*reference row \\| paper says base \\|$`));
+    assert.match(md[2],
+                 new RegExp(`^\\| base \\| 2 \\| ${mean.toFixed(1)} ± ${sd.toFixed(1)} \\|.*reference row \\| paper says base \\|$`));
     assert.match(md[3], /^\| no-e \| 2 \|.*no representation \| paper says no-e \|$/);
 
     const logged: string[] = [];
@@ -105,7 +108,8 @@ describe('ablation sweep', () => {
     assert.equal(jobState(out, job), 'partial');
     const s = await runLocalSweep(def, { out, jobs: 1, ...quiet });
     assert.deepEqual([s.resumed, s.trained], [1, 0]);
-    const lines = zlib.gunzipSync(fs.readFileSync(path.join(out, job.name, 'metrics.jsonl.gz'))).toString().trim().split('\n').map((l) => JSON.parse(l))
+    const lines = zlib.gunzipSync(fs.readFileSync(path.join(out, job.name, 'metrics.jsonl.gz'))).toString().trim().split('\n')
+      .map((l) => JSON.parse(l))
       .filter((l) => l.kind === undefined);  // the training lines (diagnostics have kind 'diag')
     assert.deepEqual(lines.map((l) => l.step), [1, 2, 3, 4]);
 
@@ -120,6 +124,7 @@ describe('ablation sweep', () => {
   test('a sweep folder that is not a sweep is one clear error', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-bad-'));
     fs.writeFileSync(path.join(out, 'sweep.json'), '{ not json');
-    assert.throws(() => openSweepFolder(out, tinySweep(['base'], 1)), /Expected .*sweep\.json to be a sweep definition, but it is not valid JSON/);
+    assert.throws(() => openSweepFolder(out, tinySweep(['base'], 1)),
+                  /Expected .*sweep\.json to be a sweep definition, but it is not valid JSON/);
   });
 });

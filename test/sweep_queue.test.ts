@@ -127,7 +127,8 @@ describe('sweep on a BullMQ queue', { skip: noRedis }, () => {
 
     const local = fs.mkdtempSync(path.join(os.tmpdir(), 'queue-local-'));
     await runLocalSweep(def, { out: local, jobs: 2, cacheDir, featureNetSteps: 20, log: null });
-    assert.deepEqual(figures(readResultsTable(path.join(out, 'results.csv'))!), figures(readResultsTable(path.join(local, 'results.csv'))!));
+    assert.deepEqual(figures(readResultsTable(path.join(out, 'results.csv'))!),
+                     figures(readResultsTable(path.join(local, 'results.csv'))!));
   });
 
   test('a worker killed mid-run loses its run to the other, which resumes it from the checkpoint', async () => {
@@ -137,12 +138,14 @@ describe('sweep on a BullMQ queue', { skip: noRedis }, () => {
     await waitListening(a);
     await enqueueSweep(def, { queue: url, out, featureNetSteps: 20 });
     const run = path.join(out, 'base-s0');
-    await until('a checkpoint past step 10', 120, () => (fs.existsSync(run) && fs.readdirSync(run).some((f) => /^ckpt-000000([1-4]\d|5[05])\.bin$/.test(f)) ? true : null));
+    const pastStep10 = (f: string) => /^ckpt-000000([1-4]\d|5[05])\.bin$/.test(f);
+    await until('a checkpoint past step 10', 120, () => (fs.existsSync(run) && fs.readdirSync(run).some(pastStep10) ? true : null));
     a.proc.kill('SIGKILL');
     const b = startWorker();
     await until('the run to finish', 300, async () => ((await statesOf(def, out)).every((r) => r.state === 'done') ? true : null));
     assert.match(b.log(), /took base-s0 \(attempt \d\)/);
-    const all = zlib.gunzipSync(fs.readFileSync(path.join(run, 'metrics.jsonl.gz'))).toString().trim().split('\n').map((l) => JSON.parse(l));
+    const all = zlib.gunzipSync(fs.readFileSync(path.join(run, 'metrics.jsonl.gz'))).toString().trim().split('\n')
+      .map((l) => JSON.parse(l));
     const lines = all.filter((l) => l.kind === undefined);  // training lines; diagnostics have kind 'diag'
     assert.deepEqual(lines.map((l) => l.step), Array.from({ length: 60 }, (_, i) => i + 1));  // no step lost or logged twice
     const diagSteps = all.filter((l) => l.kind === 'diag').map((l) => l.step);
@@ -166,7 +169,8 @@ describe('sweep on a BullMQ queue', { skip: noRedis }, () => {
       // fetched again once failed: a job read just before it failed carries no failedReason (seen under load)
       return j && (await j.getState()) === 'failed' ? (await queue.getJob('other-version-base-s0')) ?? null : null;
     });
-    assert.match(job.failedReason, /This worker runs kit .*, but run base-s0 was queued by kit 0\.0\.0-other: start a worker of kit 0\.0\.0-other/);
+    assert.match(job.failedReason,
+                 /This worker runs kit .*, but run base-s0 was queued by kit 0\.0\.0-other: start a worker of kit 0\.0\.0-other/);
     assert.equal(job.attemptsMade, 1);  // not retried: no attempt of this worker can succeed
     await queue.close();
     connection.disconnect();

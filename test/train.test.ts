@@ -42,7 +42,8 @@ describe('trainer', () => {
   test('a D step moves only D, an E/G step moves only G and E; tensors stay flat over steps', async () => {
     const state = createTrainState(tiny());
     const batches = batchesFor(state.models.cfg, mnist.train);
-    const snapshot = (p: typeof state.models.D | null) => new Map([...(p?.weights ?? [])].map(([k, v]) => [k, Float32Array.from(v.dataSync())]));
+    const snapshot = (p: typeof state.models.D | null) =>
+      new Map([...(p?.weights ?? [])].map(([k, v]) => [k, Float32Array.from(v.dataSync())]));
     const moved = (before: Map<string, Float32Array>, p: typeof state.models.D | null) =>
       [...(p?.weights ?? [])].filter(([k, v]) => v.dataSync().some((x, i) => x !== before.get(k)![i])).length;
     const step = async (f: typeof dStep) => { const { x } = batches.next(); const m = await f(state, x); x.dispose(); return m; };

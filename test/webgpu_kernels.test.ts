@@ -33,7 +33,9 @@ const TINY: Partial<Config> = {
   steps: 2, sampleEvery: 2, checkpointEvery: 2, evalEvery: 0,
 };
 const tiny = (over: Partial<Config> = {}): Config => ({ ...resolveConfig('mnist'), ...TINY, ...over });
-const SETTINGS: EvalSettings = { samples: 24, realImages: 24, probeTrain: 40, probeEval: 16, reconstructions: 8, rawG: true, baselines: true };
+const SETTINGS: EvalSettings = {
+  samples: 24, realImages: 24, probeTrain: 40, probeEval: 16, reconstructions: 8, rawG: true, baselines: true,
+};
 
 /** Kernels (by name) and synchronous reads (by kit source line) of one piece of work. */
 interface Recording { kernels: Map<string, number>; syncReads: Map<string, number> }
@@ -58,7 +60,8 @@ describe('webgpu kernel coverage of the training, evaluation and benchmark paths
       // D and E/G steps, EMA, sample and reconstruction grids, a checkpoint
       used.train = await record(() => trainRun({ cfg: tiny(), out: path.join(dir, 'run'), quiet: true, dataset: mnist }));
       // `bigbigan eval`: the dataset classifier (trained), FID/IS, linear probe, k-NN top-k, reconstructions
-      used.eval = await record(() => evaluateCheckpoint(path.join(dir, 'run'), SETTINGS, { dataset: mnist, cacheDir, featureNetSteps: 2, quiet: true }));
+      used.eval = await record(() => evaluateCheckpoint(path.join(dir, 'run'), SETTINGS,
+                                                        { dataset: mnist, cacheDir, featureNetSteps: 2, quiet: true }));
       used.bench = await record(() => benchTraining(tiny(), { iters: 1, warmup: 0 }));
       const log = console.log, err = process.stderr.write;
       console.log = () => {};
@@ -79,7 +82,8 @@ describe('webgpu kernel coverage of the training, evaluation and benchmark paths
       assert.ok(all.has(name), `Expected the recorded kernels to include ${name}, but got ${[...all].sort().join(', ')}`);
     }
     assert.ok(tf.getKernelsForBackend('webgpu').length > 100,
-              `Expected @tensorflow/tfjs-backend-webgpu to register its kernels at import, but got ${tf.getKernelsForBackend('webgpu').length}`);
+              'Expected @tensorflow/tfjs-backend-webgpu to register its kernels at import, ' +
+              `but got ${tf.getKernelsForBackend('webgpu').length}`);
   });
 
   for (const part of ['train', 'eval', 'bench', 'demo']) {
@@ -87,8 +91,10 @@ describe('webgpu kernel coverage of the training, evaluation and benchmark paths
       const c = kernelCoverage(used[part].kernels.keys(), 'webgpu');
       t.diagnostic(`${part}: ${c.used.length} kernels: ${c.used.join(' ')}`);
       if (hidden.length > 0) t.diagnostic(`hidden while recording (registered for wasm only): ${hidden.join(' ')}`);
-      assert.deepEqual(c.missing, [], `Expected every ${part} kernel to be registered for webgpu, but got these missing: ${c.missing.join(', ')}`);
-      assert.deepEqual(c.readsSync, [], `Expected no ${part} kernel to read back synchronously on webgpu, but got: ${c.readsSync.join(', ')}`);
+      assert.deepEqual(c.missing, [],
+                       `Expected every ${part} kernel to be registered for webgpu, but got these missing: ${c.missing.join(', ')}`);
+      assert.deepEqual(c.readsSync, [],
+                       `Expected no ${part} kernel to read back synchronously on webgpu, but got: ${c.readsSync.join(', ')}`);
     });
   }
 

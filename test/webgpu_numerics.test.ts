@@ -54,7 +54,8 @@ describe('webgpu numerics against the cpu backend', () => {
       await selectBackend({ force: 'webgpu', quiet: true });
     } catch (e) {
       // "Backend 'webgpu' was requested, but the webgpu backend cannot run: no GPU adapter (WHY). See ..." -> WHY
-      noGpu = (e as Error).message.replace(/^.*cannot run: /, '').replace(/\. See the README.*$/, '').replace(/^no GPU adapter \((.*)\)$/, '$1');
+      noGpu = (e as Error).message.replace(/^.*cannot run: /, '').replace(/\. See the README.*$/, '')
+        .replace(/^no GPU adapter \((.*)\)$/, '$1');
     }
   });
   const skipped = (t: { skip(msg: string): void }) => {
@@ -95,7 +96,8 @@ describe('webgpu numerics against the cpu backend', () => {
     const f = () => {
       const x = tf.tensor4d(xs, [2, 6, 6, 4]), w = tf.tensor4d(ws, [3, 3, 4, 5]), dy = tf.tensor4d(dys, [2, 6, 6, 5]);
       const { value, grads } = tf.valueAndGrads((...a: tf.Tensor[]) =>
-        tf.sum(tf.mul(tf.image.resizeNearestNeighbor(tf.conv2d(a[0] as tf.Tensor4D, a[1] as tf.Tensor4D, 2, 'same'), [6, 6]), dy)) as tf.Scalar)([x, w]);
+        tf.sum(tf.mul(tf.image.resizeNearestNeighbor(tf.conv2d(a[0] as tf.Tensor4D, a[1] as tf.Tensor4D, 2, 'same'), [6, 6]), dy)) as
+          tf.Scalar)([x, w]);
       return [value, ...grads];
     };
     // The reference upsamples by concatenation (so sums dy over 2x2 blocks), the same function

@@ -20,7 +20,8 @@ const SHAPES: Array<[number, number, number, number, number]> = [
 ];
 
 /** Mean ms of `iters` calls of f on inputs made fresh for each call by `make` (not timed). */
-function timeIt<T extends tf.Tensor | tf.Tensor[]>(f: (inputs: T) => tf.Tensor, iters: number, make: () => T = () => [] as unknown as T): number {
+function timeIt<T extends tf.Tensor | tf.Tensor[]>(f: (inputs: T) => tf.Tensor, iters: number,
+                                                   make: () => T = () => [] as unknown as T): number {
   let total = 0;
   for (let i = 0; i <= iters; i++) {
     const inputs = make();
@@ -58,7 +59,10 @@ function convRows(iters: number): Array<Record<string, number | string>> {
     const x = tf.randomUniform([b, side, side, ci]) as tf.Tensor4D;
     const w = tf.randomUniform([3, 3, ci, co]) as tf.Tensor4D;
     const dy = tf.randomUniform([b, out, out, co]) as tf.Tensor4D;
-    const row: Record<string, number | string> = { shape: `x ${b}x${side}x${side}x${ci}, W 3x3x${ci}x${co}, stride ${stride}`, gflop: +(2 * b * out * out * 9 * ci * co / 1e9).toFixed(3) };
+    const row: Record<string, number | string> = {
+      shape: `x ${b}x${side}x${side}x${ci}, W 3x3x${ci}x${co}, stride ${stride}`,
+      gflop: +(2 * b * out * out * 9 * ci * co / 1e9).toFixed(3),
+    };
     const dx = () => tf.conv2dTranspose(dy, w, [b, side, side, ci], stride, 'same');
     row.forward_ms = timeIt(() => tf.conv2d(x, w, stride, 'same'), iters);
     row.backprop_filter_ms = timeIt(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy },
@@ -76,15 +80,20 @@ interface FastCase { kernel: string; what: string; make: () => tf.Tensor[]; f: (
 const normal = (...shapes: number[][]) => () => shapes.map((s) => tf.randomNormal(s));
 const FAST_CASES: FastCase[] = [
   { kernel: 'Identity', what: 'clone [64,32,32,32]', make: normal([64, 32, 32, 32]), f: ([x]) => tf.clone(x) },
-  { kernel: 'BatchMatMul', what: 'linear-layer weight gradient [64,256]ᵀ·[64,256]', make: normal([64, 256], [64, 256]), f: ([a, b]) => tf.matMul(a, b, true, false) },
-  { kernel: 'BatchMatMul', what: 'attention scores [64,256,8]·[64,64,8]ᵀ', make: normal([64, 256, 8], [64, 64, 8]), f: ([a, b]) => tf.matMul(a, b, false, true) },
-  { kernel: 'BatchMatMul', what: 'attention output [64,256,64]·[64,64,16]', make: normal([64, 256, 64], [64, 64, 16]), f: ([a, b]) => tf.matMul(a, b) },
+  { kernel: 'BatchMatMul', what: 'linear-layer weight gradient [64,256]ᵀ·[64,256]', make: normal([64, 256], [64, 256]),
+    f: ([a, b]) => tf.matMul(a, b, true, false) },
+  { kernel: 'BatchMatMul', what: 'attention scores [64,256,8]·[64,64,8]ᵀ', make: normal([64, 256, 8], [64, 64, 8]),
+    f: ([a, b]) => tf.matMul(a, b, false, true) },
+  { kernel: 'BatchMatMul', what: 'attention output [64,256,64]·[64,64,16]', make: normal([64, 256, 64], [64, 64, 16]),
+    f: ([a, b]) => tf.matMul(a, b) },
   { kernel: 'Sum', what: 'bias gradient [64,32,32,16] over 0,1,2', make: normal([64, 32, 32, 16]), f: ([x]) => tf.sum(x, [0, 1, 2]) },
   { kernel: 'Sum', what: 'gain gradient [64,16,16,64] over 1,2', make: normal([64, 16, 16, 64]), f: ([x]) => tf.sum(x, [1, 2]) },
   { kernel: 'Mean', what: 'batch-norm mean [64,32,32,32] over 0,1,2', make: normal([64, 32, 32, 32]), f: ([x]) => tf.mean(x, [0, 1, 2]) },
-  { kernel: 'ResizeNearestNeighbor', what: 'upsample [64,16,16,32] -> 32x32', make: normal([64, 16, 16, 32]), f: ([x]) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [32, 32]) },
+  { kernel: 'ResizeNearestNeighbor', what: 'upsample [64,16,16,32] -> 32x32', make: normal([64, 16, 16, 32]),
+    f: ([x]) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [32, 32]) },
   { kernel: 'ResizeNearestNeighborGrad', what: 'its gradient', make: normal([64, 16, 16, 32], [64, 32, 32, 32]),
-    f: ([x, dy]) => tf.engine().runKernel('ResizeNearestNeighborGrad', { images: x, dy }, { alignCorners: false, halfPixelCenters: false }) as tf.Tensor },
+    f: ([x, dy]) => tf.engine().runKernel('ResizeNearestNeighborGrad', { images: x, dy },
+                                          { alignCorners: false, halfPixelCenters: false }) as tf.Tensor },
   { kernel: 'AvgPoolGrad', what: '2x2 pool gradient [64,32,32,32]', make: normal([64, 32, 32, 32], [64, 16, 16, 32]),
     f: ([x, dy]) => tf.engine().runKernel('AvgPoolGrad', { dy, input: x }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor },
 ];

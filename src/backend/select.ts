@@ -231,7 +231,8 @@ async function tryWebgpu(probe = false): Promise<string | null> {
       const device = await adapter!.requestDevice({
         requiredFeatures: ['timestamp-query', 'bgra8unorm-storage'].filter((f) => adapter!.features.has(f)),
         requiredLimits: {
-          maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize, maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+          maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+          maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
           maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxBufferSize: l.maxBufferSize,
           maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX, maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
         },
@@ -240,7 +241,9 @@ async function tryWebgpu(probe = false): Promise<string | null> {
     }, 3);
   }
   try {
-    if (!(await tf.setBackend('webgpu')) || tf.getBackend() !== 'webgpu') return `the webgpu backend did not start on ${adapterName(adapter)}`;
+    if (!(await tf.setBackend('webgpu')) || tf.getBackend() !== 'webgpu') {
+      return `the webgpu backend did not start on ${adapterName(adapter)}`;
+    }
   } catch (e) {
     return `the webgpu backend failed on ${adapterName(adapter)} (${(e as Error).message.split('\n')[0]})`;
   }

@@ -97,7 +97,8 @@ export function parseCommandArgs(c: Command, args: string[]): ParsedArgs {
   const joined = joinNegativeValues(args, valued);
   const unknown = firstUnknownOption(joined, c.options, valued);
   if (unknown !== undefined) {
-    const takes = Object.keys(c.options).length > 0 ? `it takes ${Object.keys(c.options).map((n) => `--${n}`).join(', ')}` : 'it takes no option';
+    const names = Object.keys(c.options).map((n) => `--${n}`);
+    const takes = names.length > 0 ? `it takes ${names.join(', ')}` : 'it takes no option';
     throw new UsageError(`Unknown option '${unknown.split('=')[0]}' for 'bigbigan ${c.name}': ${takes}`, c.name);
   }
   try {
@@ -121,7 +122,8 @@ export function intOption(values: OptionValues, name: string, fallback: number, 
 export const stringOption = (values: OptionValues, name: string): string | undefined => values[name] as string | undefined;
 
 /** --preset, --ablation and every --set (then `extra` settings), resolved; a bad one is a usage error. */
-export function configOption(values: OptionValues, extra: string[] = [], defaultPreset = 'mnist'): { preset: string; ablation: string; cfg: Config } {
+export function configOption(values: OptionValues, extra: string[] = [],
+                             defaultPreset = 'mnist'): { preset: string; ablation: string; cfg: Config } {
   const preset = stringOption(values, 'preset') ?? defaultPreset, ablation = stringOption(values, 'ablation') ?? 'base';
   try {
     return { preset, ablation, cfg: resolveConfig(preset, ablation, [...((values.set as string[] | undefined) ?? []), ...extra]) };

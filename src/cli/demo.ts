@@ -62,7 +62,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   await writeImageGrid(gridFile, first, 8);
   tf.dispose([x, first]);
   const predictionsFile = path.join(opts.out, 'predictions.txt');
-  fs.writeFileSync(predictionsFile, Array.from({ length: 8 }, (_, r) => Array.from(predicted.slice(r * 8, r * 8 + 8)).join(' ')).join('\n') + '\n');
+  const rows = Array.from({ length: 8 }, (_, r) => Array.from(predicted.slice(r * 8, r * 8 + 8)).join(' '));
+  fs.writeFileSync(predictionsFile, rows.join('\n') + '\n');
   disposeClassifier(net);
   optimizer.dispose();
 
@@ -90,7 +91,8 @@ export const demoCommand: Command = {
     const force = stringOption(values, 'backend');
     if (force) await selectBackend({ force });
     const r = await runDemo({ steps, batchSize, out, seed });
-    console.log(`loss ${r.firstLoss.toFixed(3)} -> ${r.lastLoss.toFixed(3)}; test accuracy ${(100 * r.testAccuracy).toFixed(1)}% on 2000 MNIST test digits`);
+    console.log(`loss ${r.firstLoss.toFixed(3)} -> ${r.lastLoss.toFixed(3)}; ` +
+                `test accuracy ${(100 * r.testAccuracy).toFixed(1)}% on 2000 MNIST test digits`);
     console.log(`wrote ${r.files.join(', ')}`);
   },
 };

@@ -29,9 +29,14 @@ and a grid.`,
     const settings = values.images === undefined ? base : withTestImages(base, intOption(values, 'images', 1));
     let target = run;
     if (values.checkpoint !== undefined) {
-      try { target = checkpointOfStep(run, intOption(values, 'checkpoint', 0, 0)); } catch (e) { throw new UsageError((e as Error).message); }
+      try {
+        target = checkpointOfStep(run, intOption(values, 'checkpoint', 0, 0));
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
     }
-    const report = await evaluateCheckpoint(target, settings, { inception: stringOption(values, 'inception'), quiet: values.json === true });
+    const report = await evaluateCheckpoint(target, settings,
+                                            { inception: stringOption(values, 'inception'), quiet: values.json === true });
     console.log(values.json === true ? JSON.stringify(report) : formatEvalReport(report));
   },
 };

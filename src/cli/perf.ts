@@ -25,8 +25,10 @@ shared/bench/torch_reference.py in the same invocation; --profile prints the top
     if (threads > 1) await startWasmThreads(threads);
     const info = await selectBackend({ force: stringOption(values, 'backend'), quiet: true });
     if (values.json !== true) console.log(info.line);
-    const lines = await benchTraining({ cfg, label: `${preset}/${ablation}`, iters: intOption(values, 'iters', 10),
-                                        compareTorch: values['compare-torch'] === true, profile: values.profile === true, json: values.json === true });
+    const lines = await benchTraining({
+      cfg, label: `${preset}/${ablation}`, iters: intOption(values, 'iters', 10),
+      compareTorch: values['compare-torch'] === true, profile: values.profile === true, json: values.json === true,
+    });
     for (const line of lines) console.log(line);
   },
 };

@@ -95,7 +95,9 @@ stops renewing its lock for --stall-seconds (default 30) goes to another worker 
     const queue = stringOption(values, 'queue');
     if (queue === undefined) throw new UsageError('Expected --queue redis://HOST:PORT, but got none');
     const { runWorker } = await import('../sweep/queue');
-    const worker = await runWorker({ queue, concurrency: intOption(values, 'concurrency', 1), stallSeconds: intOption(values, 'stall-seconds', 30) });
+    const worker = await runWorker({
+      queue, concurrency: intOption(values, 'concurrency', 1), stallSeconds: intOption(values, 'stall-seconds', 30),
+    });
     await new Promise<void>((resolve) => {
       for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { void worker.close().then(resolve); });
     });

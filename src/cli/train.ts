@@ -28,14 +28,21 @@ M minutes have passed, --resume continues it.`,
     const force = stringOption(values, 'backend');
     if (force) await selectBackend({ force });
     const minutes = values.minutes === undefined ? undefined : Number(values.minutes);
-    if (minutes !== undefined && !(minutes > 0)) throw new UsageError(`Expected --minutes to be a number > 0, but got '${String(values.minutes)}'`);
+    if (minutes !== undefined && !(minutes > 0)) {
+      throw new UsageError(`Expected --minutes to be a number > 0, but got '${String(values.minutes)}'`);
+    }
     const r = await trainRun({ cfg, out, resume: values.resume === true, minutes });
     const losses = r.last.L_D === undefined ? 'no step logged' : `L_D ${r.last.L_D.toFixed(3)}, L_EG ${r.last.L_EG.toFixed(3)}`;
     console.log(`step ${r.step}: ${losses}`);
-    if (r.stoppedEarly) console.log(`stopped at step ${r.step} of ${cfg.steps}: --minutes ${minutes} ran out (continue with --resume --out ${out})`);
+    if (r.stoppedEarly) {
+      console.log(`stopped at step ${r.step} of ${cfg.steps}: --minutes ${minutes} ran out (continue with --resume --out ${out})`);
+    }
     const recon = r.reconstructions ?? (cfg.noEncoder ? 'none (no encoder)' : 'none (fewer than 8 held-out images to show)');
-    console.log(`samples: ${r.samples ?? 'none'}\nreconstructions: ${recon}\ncheckpoint: ${r.checkpoint}\nmetrics: ${path.join(out, 'metrics.jsonl')}`);
-    if (cfg.evalEvery === 0) console.log(`evaluate it (linear probe, k-NN, FID/IS, reconstructions): npx bigbigan eval --run ${out} --quick`);
+    console.log(`samples: ${r.samples ?? 'none'}\nreconstructions: ${recon}\ncheckpoint: ${r.checkpoint}\n` +
+                `metrics: ${path.join(out, 'metrics.jsonl')}`);
+    if (cfg.evalEvery === 0) {
+      console.log(`evaluate it (linear probe, k-NN, FID/IS, reconstructions): npx bigbigan eval --run ${out} --quick`);
+    }
   },
 };
 
@@ -64,7 +71,9 @@ export const presetsCommand: Command = {
   options: {},
   run() {
     console.log('Presets (bigbigan train --preset NAME):');
-    for (const [name, p] of Object.entries(PRESETS)) console.log(`  ${name.padEnd(12)} ${p.about}\n  ${''.padEnd(12)} ${JSON.stringify(p.delta)}`);
+    for (const [name, p] of Object.entries(PRESETS)) {
+      console.log(`  ${name.padEnd(12)} ${p.about}\n  ${''.padEnd(12)} ${JSON.stringify(p.delta)}`);
+    }
     console.log('\nAblation rows of the paper\'s Table 1 (--ablation NAME), deltas on the preset:');
     for (const [name, a] of Object.entries(ABLATIONS)) {
       const halves = a.halve ? ` halves ${a.halve.join(', ')}` : '';

@@ -49,7 +49,8 @@ export interface Diagnostics {
 }
 
 /** Var over rows of each column of mu [n, d], averaged over columns, over the mean of σ² (null without σ). */
-export function signalToNoise(mu: Float32Array, sigma: Float32Array | null, n: number, d: number): { snr: number | null; meanVar: number; sigmaSq: number | null } {
+export function signalToNoise(mu: Float32Array, sigma: Float32Array | null, n: number,
+                              d: number): { snr: number | null; meanVar: number; sigmaSq: number | null } {
   let meanVar = 0;
   for (let j = 0; j < d; j++) {
     let m = 0, s = 0;
@@ -137,7 +138,8 @@ export async function encoderDiagnostics(models: Models, x: tf.Tensor4D, z: tf.T
     });
     const g = inChunks(n, chunk, (s, m) => {
       const xG = G(noUpdate(models.G), cfg, tf.slice(z, s, m));
-      return { xG, zRec: E(noUpdate(models.E!), cfg, xG.shape[1] === cfg.eResolution ? xG : tf.image.resizeBilinear(xG, [cfg.eResolution, cfg.eResolution])).z_mean };
+      const xE = xG.shape[1] === cfg.eResolution ? xG : tf.image.resizeBilinear(xG, [cfg.eResolution, cfg.eResolution]);
+      return { xG, zRec: E(noUpdate(models.E!), cfg, xE).z_mean };
     });
     const score = (xs: tf.Tensor4D, zs: tf.Tensor2D): Scores => inChunks(n, chunk, (s, m) => {
       const r = D(dCtx, cfg, tf.slice(xs, s, m), tf.slice(zs, s, m));

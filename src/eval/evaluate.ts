@@ -91,7 +91,8 @@ export class Evaluator {
   /** Progress lines while evaluating (the trainer turns them off). */
   progress: boolean;
 
-  private constructor(readonly cfg: Config, readonly dataset: Dataset, readonly net: FeatureNet, readonly resolution: number, quiet: boolean) {
+  private constructor(readonly cfg: Config, readonly dataset: Dataset, readonly net: FeatureNet, readonly resolution: number,
+                      quiet: boolean) {
     this.progress = !quiet;
   }
 
@@ -166,7 +167,8 @@ export class Evaluator {
 
 /** The headline numbers of a report, flat, for metrics.jsonl (probe figures: the avepool feature). */
 export function flatMetrics(r: EvalReport): Record<string, number | null> {
-  const row = (source: string) => r.representation?.rows.find((w) => w.source === source && (w.feature === 'avepool' || source === 'pixels'));
+  const row = (source: string) => r.representation?.rows.find(
+    (w) => w.source === source && (w.feature === 'avepool' || source === 'pixels'));
   const out: Record<string, number | null> = {
     fid: r.generation.ema.fid, is: r.generation.ema.is_mean,
     probe_top1: row('trained')?.probe_top1_test ?? null,
@@ -188,7 +190,8 @@ const pct = (v: number | null | undefined) => (v === null || v === undefined ? '
 /** A report as text: generation, reconstruction, then the representation table with its baselines. */
 export function formatEvalReport(r: EvalReport): string {
   const g = (name: string, x: GenerationReport | null) => x
-    ? `  ${name.padEnd(6)} FID ${x.fid.toFixed(2).padStart(8)}   IS ${x.is_mean.toFixed(2)} ± ${x.is_std.toFixed(2)}   (${x.samples} samples)`
+    ? `  ${name.padEnd(6)} FID ${x.fid.toFixed(2).padStart(8)}   IS ${x.is_mean.toFixed(2)} ± ${x.is_std.toFixed(2)}` +
+      `   (${x.samples} samples)`
     : null;
   const lines = [
     `step ${r.step}${r.checkpoint ? ` (${r.checkpoint})` : ''}; feature net ${r.feature_net.name}` +

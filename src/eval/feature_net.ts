@@ -130,9 +130,12 @@ function withDefaults(opts: DatasetFeatureNetOptions): { steps: number; batchSiz
 /** Fraction of the test split the classifier gets right (in order, batches of 256). */
 async function testAccuracyOf(net: Classifier, dataset: Dataset, resolution: number): Promise<number> {
   const { test } = dataset;
-  if (test.count === 0) throw new Error(`Expected a non-empty test split in dataset '${dataset.name}' to measure the feature net, but got 0 examples`);
+  if (test.count === 0) {
+    throw new Error(`Expected a non-empty test split in dataset '${dataset.name}' to measure the feature net, but got 0 examples`);
+  }
   let correct = 0;
-  for (const b of batches(test, { batchSize: 256, shuffle: false, dropLast: false, resolution, resize: resizeModeFor(test.height, resolution) })) {
+  const resize = resizeModeFor(test.height, resolution);
+  for (const b of batches(test, { batchSize: 256, shuffle: false, dropLast: false, resolution, resize })) {
     try {
       (await predict(net, b.x)).forEach((p, i) => { if (p === b.y[i]) correct++; });
     } finally {
@@ -155,7 +158,8 @@ async function trainClassifier(dataset: Dataset, resolution: number, steps: numb
   const net = newClassifier(dataset, seed);
   const variables = new Map(Object.entries(net.params));
   const adam = new Adam(LEARNING_RATE, 0.9, 0.999);
-  const iterator = new BatchIterator(dataset.train, { batchSize, seed, resolution, resize: resizeModeFor(dataset.train.height, resolution) });
+  const iterator = new BatchIterator(dataset.train,
+                                     { batchSize, seed, resolution, resize: resizeModeFor(dataset.train.height, resolution) });
   const progress = showProgress ? new Progress(steps, `feature net (${dataset.name} classifier)`) : null;
   try {
     for (let step = 1; step <= steps; step++) {

@@ -80,7 +80,8 @@ export function renderOptionsFor(cfg: Config, split: Split): RenderOptions {
  * 'pixels' alone). The returned arrays are plain JS memory (no tensors),
  * read asynchronously (webgpu in Node cannot read synchronously).
  */
-export async function encoderFeatures<K extends FeatureKind>(models: Models, split: Split, kinds: K[], opts: FeatureOptions = {}): Promise<Record<K, Features>> {
+export async function encoderFeatures<K extends FeatureKind>(models: Models, split: Split, kinds: K[],
+                                                             opts: FeatureOptions = {}): Promise<Record<K, Features>> {
   const part = takeFirst(split, opts.limit ?? split.count);
   const n = part.count;
   const out = {} as Record<K, Features>;
@@ -146,7 +147,10 @@ export const BN_ESTIMATE_BATCHES = 100;
 export interface BatchNormEstimateOptions {
   /** Training batches of cfg.batchSize (default BN_ESTIMATE_BATCHES; 0 only resets the statistics). */
   batches?: number;
-  /** Seeds the batch order, the augmentation and the stochastic E's noise; default cfg.seed (the batches a run with this config starts on). */
+  /**
+   * Seeds the batch order, the augmentation and the stochastic E's noise; default cfg.seed (the batches a run with this config
+   * starts on).
+   */
   seed?: number;
 }
 
@@ -164,7 +168,9 @@ export interface BatchNormEstimateOptions {
  */
 export function estimateBatchNormStatistics(models: Models, split: Split, opts: BatchNormEstimateOptions = {}): void {
   const E = models.E;
-  if (E === null) throw new Error('Expected a model with an encoder to estimate its batch-norm statistics, but this one has none (noEncoder)');
+  if (E === null) {
+    throw new Error('Expected a model with an encoder to estimate its batch-norm statistics, but this one has none (noEncoder)');
+  }
   const batchCount = opts.batches ?? BN_ESTIMATE_BATCHES;
   if (!Number.isInteger(batchCount) || batchCount < 0) throw new Error(`Expected batches to be a whole number ≥ 0, but got ${batchCount}`);
   const seed = opts.seed ?? models.cfg.seed;

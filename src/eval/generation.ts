@@ -110,7 +110,8 @@ export async function generatedOutputs(models: Models, net: FeatureNet, opts: Ge
 }
 
 /** FID against `real` and IS of `samples` generated images. */
-export async function evaluateGeneration(models: Models, net: FeatureNet, real: GaussianStats, opts: GenerationOptions = {}): Promise<GenerationReport> {
+export async function evaluateGeneration(models: Models, net: FeatureNet, real: GaussianStats,
+                                         opts: GenerationOptions = {}): Promise<GenerationReport> {
   const out = await generatedOutputs(models, net, opts);
   const fid = frechetDistance(featureStats(out.features, out.n, out.d), real);
   const is = inceptionScore(out.probs, out.n, out.k, opts.splits ?? 10);

@@ -93,7 +93,8 @@ function pooled(t: tf.Tensor): tf.Tensor2D {
 function asProbabilities(out: tf.Tensor2D): tf.Tensor2D {
   // dev ≤ 1e-3 for a float32 dev is dev < fround(1e-3), the float32 just above 1e-3: exactly the host check.
   const dev = tf.max(tf.abs(tf.sub(tf.sum(out, 1), 1)));
-  const isProb = tf.logicalAnd(tf.logicalAnd(tf.greaterEqual(tf.min(out), 0), tf.lessEqual(tf.max(out), 1)), tf.less(dev, Math.fround(1e-3)));
+  const inUnitRange = tf.logicalAnd(tf.greaterEqual(tf.min(out), 0), tf.lessEqual(tf.max(out), 1));
+  const isProb = tf.logicalAnd(inUnitRange, tf.less(dev, Math.fround(1e-3)));
   return tf.where(isProb, out, tf.softmax(out));
 }
 
@@ -162,7 +163,8 @@ export async function loadInceptionFeatureNet(modelDir: string, opts: InceptionO
     tf.dispose([probe.features, probe.probs]);
   } catch (e) {
     release();
-    throw new Error(`Expected the ${kind} in ${modelDir} to run on a [1, ${height}, ${width}, ${channels}] input, but it failed: ${(e as Error).message}`);
+    throw new Error(`Expected the ${kind} in ${modelDir} to run on a [1, ${height}, ${width}, ${channels}] input, ` +
+                    `but it failed: ${(e as Error).message}`);
   }
   return { name, resolution: height, channels, numClasses, testAccuracy: opts.testAccuracy ?? null, apply, dispose: release };
 }

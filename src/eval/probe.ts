@@ -81,7 +81,8 @@ function standardize(f: Features, s: { mean: Float64Array; scale: Float64Array }
  * dw = xᵀ·g + wd·w and db = Σ_rows g (cheaper on wasm than tf.variableGrads: no tape;
  * xᵀ is an explicit transpose, as wasm's transposed matMul is slow). Exported for its test.
  */
-export function probeGradients(x: tf.Tensor2D, y: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, wd: number): { dw: tf.Tensor2D; db: tf.Tensor1D } {
+export function probeGradients(x: tf.Tensor2D, y: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D,
+                               wd: number): { dw: tf.Tensor2D; db: tf.Tensor1D } {
   return tf.tidy(() => {
     const g = tf.div(tf.sub(tf.softmax(tf.add(tf.matMul(x, w), b)), y), x.shape[0]);   // [B, C]
     return { dw: tf.add(tf.matMul(tf.transpose(x), g), tf.mul(w, wd)), db: tf.sum(g, 0) };
@@ -135,7 +136,9 @@ export async function linearProbe(train: Features, trainLabels: Int32Array, eval
   if (train.n === 0) throw new Error('Expected training features for the linear probe, but got 0 examples');
   checkLabels(trainLabels, train, C, 'training');
   for (const [name, set] of Object.entries(evalSets)) {
-    if (set.features.d !== train.d) throw new Error(`Expected ${train.d}-dimensional features in evaluation set '${name}', but got ${set.features.d}`);
+    if (set.features.d !== train.d) {
+      throw new Error(`Expected ${train.d}-dimensional features in evaluation set '${name}', but got ${set.features.d}`);
+    }
     checkLabels(set.labels, set.features, C, `'${name}'`);
   }
   const batchSize = Math.min(opts.batchSize ?? 256, train.n);
@@ -192,14 +195,16 @@ function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
 export async function knnAccuracy(train: Features, trainLabels: Int32Array, query: Features, queryLabels: Int32Array,
                                   ks: number[] = [1, 10], opts: { chunk?: number } = {}): Promise<Record<number, number>> {
   if (trainLabels.length !== train.n || queryLabels.length !== query.n) {
-    throw new Error(`Expected ${train.n} training and ${query.n} query labels for k-NN, but got ${trainLabels.length} and ${queryLabels.length}`);
+    throw new Error(`Expected ${train.n} training and ${query.n} query labels for k-NN, ` +
+                    `but got ${trainLabels.length} and ${queryLabels.length}`);
   }
   if (query.d !== train.d) throw new Error(`Expected ${train.d}-dimensional query features for k-NN, but got ${query.d}`);
   const bad = ks.find((k) => !Number.isInteger(k) || k < 1 || k > train.n);
   if (bad !== undefined) throw new Error(`Expected each k of k-NN to be a whole number in [1, ${train.n}], but got ${bad}`);
   const kMax = Math.max(...ks);
   const correct = new Map(ks.map((k) => [k, 0]));
-  const trainT = tf.tidy(() => tf.transpose(l2Normalize(tf.tensor2d(train.data, [train.n, train.d]))));  // [d, n]: wasm's transposed matMul is slow
+  // [d, n], transposed once here: wasm's transposed matMul is slow
+  const trainT = tf.tidy(() => tf.transpose(l2Normalize(tf.tensor2d(train.data, [train.n, train.d]))));
   const chunk = opts.chunk ?? Math.max(1, Math.floor(4_000_000 / Math.max(1, train.n)));
   const count = new Int32Array(trainLabels.reduce((a, l) => Math.max(a, l), 0) + 1);
   try {
@@ -284,7 +289,10 @@ export interface RepresentationOptions {
   checkpoint?: string;
   /** The probe's seed; default 0. */
   seed?: number;
-  /** Seed of the random-init E; default cfg.seed, i.e. this run's own E at step 0 (its batch-norm statistics estimated on dataset.train). */
+  /**
+   * Seed of the random-init E; default cfg.seed, i.e. this run's own E at step 0 (its batch-norm statistics estimated on
+   * dataset.train).
+   */
   randomInitSeed?: number;
   /** k of the k-NN columns; default [1, 10]. */
   ks?: number[];
@@ -307,7 +315,8 @@ const nullable = (v: number | undefined): number | null => (v === undefined || N
  * ~2.5 s per 1000 images and model, the 1024-d pixel probe 11 s, its k-NN
  * 8 s); pass Infinity for the full splits.
  */
-export async function evaluateRepresentation(models: Models, dataset: Dataset, opts: RepresentationOptions = {}): Promise<RepresentationReport> {
+export async function evaluateRepresentation(models: Models, dataset: Dataset,
+                                             opts: RepresentationOptions = {}): Promise<RepresentationReport> {
   const cfg = models.cfg;
   const kinds = opts.kinds ?? ['z_mean', 'avepool', 'bn_crelu'];
   const eKinds = kinds.filter((k) => k !== 'pixels');
@@ -368,7 +377,9 @@ export async function evaluateRepresentation(models: Models, dataset: Dataset, o
 export function formatRepresentationReport(report: RepresentationReport): string {
   const pct = (v: number | null) => (v === null ? '-' : (100 * v).toFixed(1));
   const head = ['source', 'feature', 'top-1 val', 'top-5 val', 'top-1 test', 'top-5 test', ...report.ks.map((k) => `${k}-NN test`)];
-  const order = (r: RepresentationRow) => (r.source === 'pixels' ? 1e9 : report.rows.findIndex((q) => q.feature === r.feature) * 2 + (r.source === 'trained' ? 0 : 1));
+  const order = (r: RepresentationRow) => (r.source === 'pixels'
+    ? 1e9
+    : report.rows.findIndex((q) => q.feature === r.feature) * 2 + (r.source === 'trained' ? 0 : 1));
   const body = [...report.rows].sort((a, b) => order(a) - order(b)).map((r) => [
     r.source, r.feature, pct(r.probe_top1_trainval), pct(r.probe_top5_trainval), pct(r.probe_top1_test), pct(r.probe_top5_test),
     ...report.ks.map((k) => pct(r.knn_test[String(k)] ?? null)),

@@ -64,10 +64,12 @@ export interface ReconstructionReport {
 }
 
 /** Reconstruction figures on the first `limit` images of `split` (default 1000). */
-export async function evaluateReconstruction(models: Models, net: FeatureNet, split: Split,
-                                             opts: { limit?: number; batchSize?: number; ema?: boolean; progress?: boolean;
-                                                     /** Replaces x → G(E(x)) (tests: the identity must score 100 %). */
-                                                     reconstruct?: (x: tf.Tensor4D) => ReturnType<typeof reconstruct> } = {}): Promise<ReconstructionReport> {
+export async function evaluateReconstruction(
+  models: Models, net: FeatureNet, split: Split,
+  opts: { limit?: number; batchSize?: number; ema?: boolean; progress?: boolean;
+          /** Replaces x → G(E(x)) (tests: the identity must score 100 %). */
+          reconstruct?: (x: tf.Tensor4D) => ReturnType<typeof reconstruct> } = {},
+): Promise<ReconstructionReport> {
   if (models.E === null) throw new Error('Expected a model with an encoder for reconstructions, but this one has none (noEncoder)');
   const part = takeFirst(split, Math.min(opts.limit ?? 1000, split.count));
   const batchSize = opts.batchSize ?? 100;
@@ -84,7 +86,8 @@ export async function evaluateReconstruction(models: Models, net: FeatureNet, sp
       const labels = tf.tensor1d(y, 'int32');
       const [cx, cm, cs] = [r.x, r.fromMean, r.fromSample].map(cls);
       const hits = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.cast(tf.equal(a, b), 'float32'));
-      return tf.stack([sse(r.fromMean), sse(r.fromSample), hits(cm, cx), hits(cs, cx), hits(cm, labels), hits(cs, labels), hits(cx, labels)]);
+      return tf.stack([sse(r.fromMean), sse(r.fromSample), hits(cm, cx), hits(cs, cx),
+                       hits(cm, labels), hits(cs, labels), hits(cx, labels)]);
     });
     let values: Float32Array;
     try {

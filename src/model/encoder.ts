@@ -49,7 +49,8 @@ export function checkEncoderConfig(cfg: Config): void {
     throw new Error(`Expected an even eCh·eWidth for a revnet (it splits channels in halves), but got ${c}`);
   }
   if (cfg.eArch === 'convnet' && cfg.eResolution < 2 ** cfg.eBlocks.length) {
-    throw new Error(`Expected eResolution ≥ ${2 ** cfg.eBlocks.length} for a convnet of ${cfg.eBlocks.length} stages, but got ${cfg.eResolution}`);
+    throw new Error(`Expected eResolution ≥ ${2 ** cfg.eBlocks.length} for a convnet of ${cfg.eBlocks.length} stages, ` +
+                    `but got ${cfg.eResolution}`);
   }
   for (const [name, v] of [['eMlp', cfg.eMlp], ['zDim', cfg.zDim], ['channels', cfg.channels]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`Expected ${name} to be a positive integer, but got ${v}`);

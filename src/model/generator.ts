@@ -51,7 +51,8 @@ export function checkGeneratorConfig(cfg: Config): number[] {
   const chunks = cfg.gMults.length;
   if (chunks < 1) throw new Error(`Expected gMults to have at least one entry, but got []`);
   if (cfg.zDim < chunks) {
-    throw new Error(`Expected zDim ≥ gMults.length (one latent chunk per entry), but got zDim=${cfg.zDim} and ${chunks} entries [${cfg.gMults}]`);
+    throw new Error(`Expected zDim ≥ gMults.length (one latent chunk per entry), but got zDim=${cfg.zDim} and ` +
+                    `${chunks} entries [${cfg.gMults}]`);
   }
   const outSide = G_SEED_SIZE * 2 ** (chunks - 1);
   if (outSide !== cfg.resolution) {

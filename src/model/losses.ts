@@ -108,4 +108,7 @@ export function latentRegression(zRecovered: tf.Tensor2D, z: tf.Tensor2D): tf.Sc
 }
 
 /** x with a zero gradient: what is computed from it does not train what made it. */
-export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
+export const stopGradient = tf.customGrad(
+  ((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as
+    Parameters<typeof tf.customGrad>[0],
+) as (x: tf.Tensor) => tf.Tensor;

@@ -16,6 +16,8 @@ export function repoRoot(from: string = __dirname): string {
   for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
     const pkg = path.join(dir, 'package.json');
     if (fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name === 'bigbigan') return dir;
-    if (path.dirname(dir) === dir) throw new Error(`Expected the bigbigan repository above ${from}, but found no package.json named bigbigan`);
+    if (path.dirname(dir) === dir) {
+      throw new Error(`Expected the bigbigan repository above ${from}, but found no package.json named bigbigan`);
+    }
   }
 }

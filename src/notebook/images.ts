@@ -98,7 +98,8 @@ export function writeImageFolder(root: string, split: Split, perClass: number, c
     const dir = path.join(root, classNames?.[label] ?? `class-${label}`);
     fs.mkdirSync(dir, { recursive: true });
     const pixels = split.images.subarray(i * size, (i + 1) * size);
-    fs.writeFileSync(path.join(dir, `${String(i).padStart(6, '0')}.png`), encodePng(pixels, split.width, split.height, split.channels as 1 | 3));
+    const file = path.join(dir, `${String(i).padStart(6, '0')}.png`);
+    fs.writeFileSync(file, encodePng(pixels, split.width, split.height, split.channels as 1 | 3));
     written++;
   }
   return written;

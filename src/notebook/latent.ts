@@ -10,7 +10,9 @@ import type { Features } from '../eval/features';
 
 /** Points between rows of zA and zB, each row walked in `steps` points (ends included): [n·steps, d], row by row. */
 export function interpolateLatents(zA: tf.Tensor2D, zB: tf.Tensor2D, steps: number, mode: 'lerp' | 'slerp' = 'slerp'): tf.Tensor2D {
-  if (zA.shape.join() !== zB.shape.join()) throw new Error(`Expected two latent batches of one shape, but got [${zA.shape}] and [${zB.shape}]`);
+  if (zA.shape.join() !== zB.shape.join()) {
+    throw new Error(`Expected two latent batches of one shape, but got [${zA.shape}] and [${zB.shape}]`);
+  }
   if (!Number.isInteger(steps) || steps < 2) throw new Error(`Expected at least 2 interpolation steps, but got ${steps}`);
   return tf.tidy(() => {
     const [n, d] = zA.shape;
@@ -30,12 +32,14 @@ export function interpolateLatents(zA: tf.Tensor2D, zB: tf.Tensor2D, steps: numb
 }
 
 /** The k training rows most cosine-similar to each query row, most similar first (read asynchronously). */
-export async function cosineNeighbours(train: Features, query: Features, k: number): Promise<{ indices: Int32Array[]; similarities: Float32Array[] }> {
+export async function cosineNeighbours(train: Features, query: Features,
+                                       k: number): Promise<{ indices: Int32Array[]; similarities: Float32Array[] }> {
   if (train.d !== query.d) throw new Error(`Expected ${train.d}-dimensional queries, but got ${query.d}`);
   if (!Number.isInteger(k) || k < 1 || k > train.n) throw new Error(`Expected k in [1, ${train.n}], but got ${k}`);
   const { values, indices } = tf.tidy(() => {
     const norm = (x: tf.Tensor2D) => tf.div(x, tf.maximum(tf.norm(x, 'euclidean', 1, true), 1e-12));
-    const sim = tf.matMul(norm(tf.tensor2d(query.data, [query.n, query.d])), tf.transpose(norm(tf.tensor2d(train.data, [train.n, train.d]))));
+    const sim = tf.matMul(norm(tf.tensor2d(query.data, [query.n, query.d])),
+                          tf.transpose(norm(tf.tensor2d(train.data, [train.n, train.d]))));
     return tf.topk(sim, k);
   });
   let v: Float32Array, ix: Int32Array;

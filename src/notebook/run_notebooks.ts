@@ -37,7 +37,10 @@ export function parseArgs(argv: string[]): Args {
     else if (a === '--timeout') {
       args.timeout = Number(value());
       if (!Number.isFinite(args.timeout) || args.timeout <= 0) throw new Error(`Expected --timeout in seconds > 0, but got ${argv[i]}`);
-    } else if (a === '--help' || a === '-h') { console.log(USAGE); process.exit(0); } else throw new Error(`Expected an option, but got '${a}'\n${USAGE}`);
+    } else if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new Error(`Expected an option, but got '${a}'\n${USAGE}`);
   }
   return args;
 }
@@ -49,7 +52,9 @@ export function listNotebooks(dir: string, only: string[] = []): string[] {
 }
 
 /** Seconds per code cell of an executed notebook (nbclient's iopub busy → idle timestamps), in cell order. */
-export function cellSeconds(executed: { cells: Array<{ cell_type: string; metadata?: { execution?: Record<string, string> } }> }): number[] {
+export function cellSeconds(
+  executed: { cells: Array<{ cell_type: string; metadata?: { execution?: Record<string, string> } }> },
+): number[] {
   return executed.cells.filter((c) => c.cell_type === 'code').map((c) => {
     const e = c.metadata?.execution ?? {};
     const busy = Date.parse(e['iopub.status.busy'] ?? ''), idle = Date.parse(e['iopub.status.idle'] ?? '');
@@ -94,17 +99,25 @@ function main(): void {
       '`apt-get install -y jupyter-notebook jupyter-nbconvert python3-ipykernel`, elsewhere `pip install notebook nbconvert ipykernel`');
   }
   const python = jupyterPython(env);
-  const hasKernel = spawnSync(python, ['-c', 'from jupyter_client.kernelspec import find_kernel_specs; import sys; sys.exit(0 if "tslab" in find_kernel_specs() else 1)'], { env }).status === 0;
+  const findTslab = 'from jupyter_client.kernelspec import find_kernel_specs; import sys; ' +
+    'sys.exit(0 if "tslab" in find_kernel_specs() else 1)';
+  const hasKernel = spawnSync(python, ['-c', findTslab], { env }).status === 0;
   if (!hasKernel) {
     console.log(`registering the tslab kernel for ${python}`);
-    if (run('tslab', ['install', `--python=${python}`], env, root) !== 0) throw new Error(`Expected \`tslab install --python=${python}\` to register the kernel, but it failed`);
+    if (run('tslab', ['install', `--python=${python}`], env, root) !== 0) {
+      throw new Error(`Expected \`tslab install --python=${python}\` to register the kernel, but it failed`);
+    }
   }
-  if (!fs.existsSync(path.join(root, 'dist', 'src', 'notebook', 'train_worker.js'))) throw new Error('Expected the compiled kit in dist/: run npm run build');
+  if (!fs.existsSync(path.join(root, 'dist', 'src', 'notebook', 'train_worker.js'))) {
+    throw new Error('Expected the compiled kit in dist/: run npm run build');
+  }
   if (args.fresh) fs.rmSync(path.join(root, 'runs', `notebooks-${mode}`), { recursive: true, force: true });
   const out = path.resolve(root, args.out ?? path.join('runs', 'notebooks', mode));
   fs.mkdirSync(out, { recursive: true });
   const notebooks = listNotebooks(path.join(root, 'notebooks'), args.only);
-  if (notebooks.length === 0) throw new Error(`Expected notebooks matching ${args.only.join(', ') || 'NN-*.ipynb'} in notebooks/, but found none`);
+  if (notebooks.length === 0) {
+    throw new Error(`Expected notebooks matching ${args.only.join(', ') || 'NN-*.ipynb'} in notebooks/, but found none`);
+  }
   const timeout = args.timeout ?? (args.full ? -1 : 900);
   const results: Array<{ name: string; ok: boolean; seconds: number }> = [];
   const start = Date.now();

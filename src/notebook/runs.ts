@@ -52,7 +52,8 @@ export function runConfig(spec: RunSpec): Config {
 export function runFolder(root: string, spec: RunSpec): string {
   const cfg = runConfig(spec);
   // Keys that may change between a run and its resumption are left out of the hash.
-  const kept = Object.fromEntries(Object.entries(cfg).filter(([k]) => !RESUMABLE_KEYS.includes(k as keyof Config)).sort(([a], [b]) => a.localeCompare(b)));
+  const kept = Object.fromEntries(Object.entries(cfg).filter(([k]) => !RESUMABLE_KEYS.includes(k as keyof Config))
+    .sort(([a], [b]) => a.localeCompare(b)));
   const hash = createHash('sha1').update(JSON.stringify({ cfg: kept, limit: spec.data?.limit ?? null })).digest('hex').slice(0, 8);
   return path.join(root, `${spec.preset}-${spec.ablation ?? 'base'}-s${cfg.seed}-${hash}`);
 }
@@ -148,8 +149,9 @@ export function trainInBackground(job: WorkerJob, opts: EnsureOptions = {}): Pro
       process.removeListener('exit', kill);
       size = -1;
       poll();
-      if (code === 0) resolve();
-      else reject(new Error(`Training in ${job.out} failed (${signal ?? `exit code ${code}`}):\n${stderr.trim().split('\n').slice(-15).join('\n')}`));
+      if (code === 0) { resolve(); return; }
+      const tail = stderr.trim().split('\n').slice(-15).join('\n');
+      reject(new Error(`Training in ${job.out} failed (${signal ?? `exit code ${code}`}):\n${tail}`));
     });
   });
 }
@@ -180,7 +182,9 @@ export async function ensureRun(root: string, spec: RunSpec, opts: EnsureOptions
 async function emptyFolder(dir: string): Promise<void> {
   const lock = await acquireLock(dir, { what: 'Run folder' });
   try {
-    for (const name of fs.readdirSync(dir).filter((n) => n !== path.basename(lock.file))) fs.rmSync(path.join(dir, name), { recursive: true });
+    for (const name of fs.readdirSync(dir).filter((n) => n !== path.basename(lock.file))) {
+      fs.rmSync(path.join(dir, name), { recursive: true });
+    }
   } finally {
     lock.release();
   }

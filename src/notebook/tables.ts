@@ -57,7 +57,9 @@ export function dataFrameHtml(df: dfd.DataFrame, opts: TableOptions = {}): strin
   const head = `<tr>${opts.index ? th('') : ''}${columns.map(th).join('')}</tr>`;
   const body = values.map((row, i) =>
     `<tr>${opts.index ? td(index[i], '') : ''}${row.map((v, j) => td(v, columns[j])).join('')}</tr>`).join('\n');
-  const caption = opts.caption ? `<caption style="caption-side:top;text-align:left;font-weight:bold">${escapeHtml(opts.caption)}</caption>` : '';
+  const caption = opts.caption
+    ? `<caption style="caption-side:top;text-align:left;font-weight:bold">${escapeHtml(opts.caption)}</caption>`
+    : '';
   return `<table style="border-collapse:collapse;font-size:13px">${caption}\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody></table>`;
 }
 

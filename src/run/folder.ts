@@ -55,8 +55,8 @@ export function readMetricsLines(file: string): { lines: MetricsLine[]; torn: st
     } else if (i === parts.length - 1 && torn === null) {
       torn = line;
     } else {
-      throw new Error(`Expected a JSON object with a step on every line of ${file}, but line ${i + 1} is ${JSON.stringify(line.slice(0, 60))}: ` +
-                      'fix or remove that line, then resume');
+      throw new Error(`Expected a JSON object with a step on every line of ${file}, ` +
+                      `but line ${i + 1} is ${JSON.stringify(line.slice(0, 60))}: fix or remove that line, then resume`);
     }
   });
   return { lines, torn };
@@ -73,7 +73,8 @@ function loggedAt(lines: MetricsLine[], step: number): { diag: boolean; eval: bo
  * Drops what a run wrote after step `step` (metrics lines, pictures) and a torn
  * last line; with step 0 its metrics and pictures go entirely (the run starts over).
  */
-function rewindTo(out: string, step: number, { lines, torn }: ReturnType<typeof readMetricsLines>, notes: string[]): { diag: boolean; eval: boolean } {
+function rewindTo(out: string, step: number, { lines, torn }: ReturnType<typeof readMetricsLines>,
+                  notes: string[]): { diag: boolean; eval: boolean } {
   const file = path.join(out, 'metrics.jsonl');
   if (torn !== null) notes.push(`dropped the torn last line of ${file} (${torn.length} bytes an interrupted run left)`);
   const kept = step === 0 ? [] : lines.filter((l) => l.step <= step);
@@ -168,14 +169,15 @@ function check<Meta extends RunMeta>(out: string, cfg: Config, resume: boolean, 
   }
   const { ckpt, damaged } = loadNewestIntact<Meta>(out);
   if (ckpt === null && damaged.length > 0) {
-    throw new Error(`Expected an intact checkpoint to resume in ${out}, but all ${damaged.length} are damaged (newest: ${damaged[0].message}); ` +
-                    'move them out of the folder to train the run again from step 0');
+    throw new Error(`Expected an intact checkpoint to resume in ${out}, but all ${damaged.length} are damaged ` +
+                    `(newest: ${damaged[0].message}); move them out of the folder to train the run again from step 0`);
   }
   const keys = differs(ckpt !== null ? ckpt.meta.config : readConfigFile(configFile), cfg);
   if (keys.length > 0) throw new Error(`Expected the config of the run in ${out}, but ${keys.map((k) => `${k} differs`).join(', ')}`);
   const step = ckpt?.meta.step ?? 0;
   if (step > cfg.steps) {
-    throw new Error(`Expected steps ≥ ${step} to resume the run in ${out} (its newest intact checkpoint is at step ${step}), but got ${cfg.steps}`);
+    throw new Error(`Expected steps ≥ ${step} to resume the run in ${out} (its newest intact checkpoint is at step ${step}), ` +
+                    `but got ${cfg.steps}`);
   }
   return { ckpt, damaged, hasConfig };
 }

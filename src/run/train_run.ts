@@ -71,7 +71,9 @@ export interface RunResult {
 }
 
 /** Keys that may change between a run and its resumption. */
-export const RESUMABLE_KEYS: Array<keyof Config> = ['steps', 'sampleEvery', 'checkpointEvery', 'keepCheckpoints', 'evalEvery', 'diagEvery', 'inceptionPath'];
+export const RESUMABLE_KEYS: Array<keyof Config> = [
+  'steps', 'sampleEvery', 'checkpointEvery', 'keepCheckpoints', 'evalEvery', 'diagEvery', 'inceptionPath',
+];
 
 function sameRun(a: Config, b: Config): string[] {
   return (Object.keys(a) as Array<keyof Config>).filter(
@@ -88,7 +90,8 @@ function diagnosisInputs(cfg: Config, dataset: Dataset): { x: tf.Tensor4D; z: tf
 }
 
 /** Writes EMA-G samples for the fixed z and the reconstruction grid of fixed real images. */
-async function writePictures(state: TrainState, out: string, fixedZ: tf.Tensor2D, fixedX: tf.Tensor4D | null): Promise<{ samples: string; reconstructions: string | null }> {
+async function writePictures(state: TrainState, out: string, fixedZ: tf.Tensor2D,
+                             fixedX: tf.Tensor4D | null): Promise<{ samples: string; reconstructions: string | null }> {
   const { models } = state;
   const tag = String(state.step).padStart(8, '0');
   const samples = path.join(out, `samples-${tag}.png`);
@@ -160,7 +163,9 @@ export async function trainRun(opts: RunOptions): Promise<RunResult> {
   if (opts.minutes !== undefined && !(opts.minutes > 0)) throw new Error(`Expected minutes > 0, but got ${opts.minutes}`);
   const backend = await selectBackend({ quiet: opts.quiet });
   const log = opts.log ?? (opts.quiet ? () => undefined : (line: string) => process.stderr.write(`[bigbigan] ${line}\n`));
-  const opened = await openRunFolder<CheckpointMeta>({ out: opts.out, cfg, resume: opts.resume === true, lock: opts.lock, differs: sameRun });
+  const opened = await openRunFolder<CheckpointMeta>({
+    out: opts.out, cfg, resume: opts.resume === true, lock: opts.lock, differs: sameRun,
+  });
   const notes: string[] = [];
   const say = (line: string) => { notes.push(line); log(line); };
   opened.notes.forEach(say);
@@ -189,7 +194,10 @@ async function trainOpened(opts: RunOptions, cfg: Config, tfBackend: string, ope
   if (latest !== null && from === cfg.steps && !missing.diag && !missing.eval) {
     say(`the run in ${out} has reached step ${from} of ${cfg.steps} already: nothing to train`);
     const lastLine = readMetricsLines(metricsFile).lines.filter((l) => l.kind === undefined).pop();
-    return { out, step: from, last: lastLine ? JSON.parse(lastLine.text) : {}, ...picturesOf(out, from), checkpoint: latest.file, stoppedEarly: false };
+    return {
+      out, step: from, last: lastLine ? JSON.parse(lastLine.text) : {}, ...picturesOf(out, from), checkpoint: latest.file,
+      stoppedEarly: false,
+    };
   }
   const dataset = opts.dataset ?? await loadRunDataset(cfg);
   if (dataset.train.channels !== cfg.channels) {
@@ -227,7 +235,10 @@ async function trainOpened(opts: RunOptions, cfg: Config, tfBackend: string, ope
     const report = await evaluator.evaluate(state.models, state.step, opts.evaluation?.settings ?? QUICK_EVAL);
     const figures = flatMetrics(report);
     appendMetrics(metricsFile, { step: state.step, kind: 'eval', ...figures, eval_seconds: report.seconds });
-    if (!opts.quiet) process.stderr.write(`\neval at step ${state.step}: ${Object.entries(figures).map(([k, v]) => `${k} ${v === null ? '-' : v.toFixed(3)}`).join(', ')}\n`);
+    if (!opts.quiet) {
+      const shown = Object.entries(figures).map(([k, v]) => `${k} ${v === null ? '-' : v.toFixed(3)}`).join(', ');
+      process.stderr.write(`\neval at step ${state.step}: ${shown}\n`);
+    }
     evalMs += Date.now() - t;
     return Date.now() - t;
   };
@@ -242,7 +253,8 @@ async function trainOpened(opts: RunOptions, cfg: Config, tfBackend: string, ope
   let last: Record<string, number> = {};
   let checkpoint = latest?.file ?? '';
   let pictures: { samples: string | null; reconstructions: string | null } | null = null;
-  let lineTime = Date.now();  // step_s: wall time since the previous line (the previous step's pictures and checkpoint included, evaluations not)
+  // step_s: wall time since the previous line (the previous step's pictures and checkpoint included, evaluations not)
+  let lineTime = Date.now();
   try {
     if (state.step === 0) await diagnose();  // the starting point of the curves
     if (missing.diag) await diagnose();  // due at the checkpoint's step, lost with the process that wrote it
@@ -259,7 +271,8 @@ async function trainOpened(opts: RunOptions, cfg: Config, tfBackend: string, ope
       x.dispose();
       const weightsFinite = await allFinite(state);
       if (!Number.isFinite(metrics.L_D) || !Number.isFinite(metrics.L_EG) || !weightsFinite) {
-        throw new Error(`Non-finite ${weightsFinite ? 'loss' : 'weights'} at step ${state.step} (L_D = ${metrics.L_D}, L_EG = ${metrics.L_EG}): stopping. ` +
+        throw new Error(`Non-finite ${weightsFinite ? 'loss' : 'weights'} at step ${state.step} ` +
+                        `(L_D = ${metrics.L_D}, L_EG = ${metrics.L_EG}): stopping. ` +
                         (checkpoint ? `The last good checkpoint is ${checkpoint}.` : 'No checkpoint was written yet.'));
       }
       faultPoint('step');
@@ -285,7 +298,8 @@ async function trainOpened(opts: RunOptions, cfg: Config, tfBackend: string, ope
     if (checkpoint !== checkpointFile(out, state.step)) checkpoint = await save(true);
   } catch (e) {
     if (!(e instanceof FileError)) throw e;
-    throw new FileError(`${e.message}. ${checkpoint ? `The last good checkpoint is ${checkpoint}.` : 'No checkpoint was written yet.'}`, e.code);
+    const last = checkpoint ? `The last good checkpoint is ${checkpoint}.` : 'No checkpoint was written yet.';
+    throw new FileError(`${e.message}. ${last}`, e.code);
   } finally {
     evaluator?.dispose();
     tf.dispose([fixedZ, ...(fixedX ? [fixedX] : []), ...(diagnosis ? [diagnosis.x, diagnosis.z] : [])]);

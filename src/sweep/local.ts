@@ -61,7 +61,9 @@ export function runInChild(msg: ParentMessage, onProgress: (p: JobProgress) => v
       else if (m.type === 'done') { settled = true; resolve(m.result); } else { settled = true; reject(new Error(m.message)); }
     });
     child.on('exit', (code, signal) => {
-      if (!settled) reject(new Error(`the run's process ended (${signal ?? `exit code ${code}`}) without a result${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
+      if (settled) return;
+      const tail = stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : '';
+      reject(new Error(`the run's process ended (${signal ?? `exit code ${code}`}) without a result${tail}`));
     });
     child.send(msg);
   });
@@ -98,7 +100,9 @@ async function runUnlocked(def: SweepDefinition, opts: LocalSweepOptions): Promi
   const jobs = planSweep(def);
   const states = new Map(jobs.map((j) => [j.name, jobState(opts.out, j)]));
   const todo = jobs.filter((j) => states.get(j.name) !== 'done');
-  const summary: LocalSweepSummary = { total: jobs.length, skipped: jobs.length - todo.length, trained: 0, resumed: 0, failed: [], seconds: 0 };
+  const summary: LocalSweepSummary = {
+    total: jobs.length, skipped: jobs.length - todo.length, trained: 0, resumed: 0, failed: [], seconds: 0,
+  };
   const shared = jobs.filter((j) => j.rows.length > 1).map((j) => `${j.rows.join(' = ')} (seed ${j.seed})`);
   if (shared.length > 0) log?.(`sweep: identical configs share one run: ${shared.join('; ')}`);
   if (todo.length === 0) {
@@ -124,18 +128,20 @@ async function runUnlocked(def: SweepDefinition, opts: LocalSweepOptions): Promi
         const quarter = p.phase === 'eval' ? 4 : Math.floor((4 * p.step) / p.total);
         if (quarter === lastShown || (p.phase === 'train' && quarter === 4)) return;
         lastShown = quarter;
-        log?.(`sweep: ${job.name} ${p.phase === 'eval' ? 'evaluating' : `step ${p.step}/${p.total}`} (${formatDuration((Date.now() - t0) / 1000)})`);
+        const at = p.phase === 'eval' ? 'evaluating' : `step ${p.step}/${p.total}`;
+        log?.(`sweep: ${job.name} ${at} (${formatDuration((Date.now() - t0) / 1000)})`);
       };
       try {
-        const r = await runInChild({ out: opts.out, def, job, cacheDir: opts.cacheDir, featureNetSteps: opts.featureNetSteps }, onProgress, opts.jobs,
-                                   (line) => log?.(`sweep: ${job.name}: ${line}`));
+        const r = await runInChild({ out: opts.out, def, job, cacheDir: opts.cacheDir, featureNetSteps: opts.featureNetSteps },
+                                   onProgress, opts.jobs, (line) => log?.(`sweep: ${job.name}: ${line}`));
         if (resumed) summary.resumed++; else summary.trained++;
         finished++;
         const left = todo.length - finished - summary.failed.length;
         const eta = left > 0 ? ((Date.now() - jobStart) / (finished + summary.failed.length)) * left / 1000 : 0;
         const f = r.figures;
         const figures = r.status === 'diverged' ? `diverged: ${r.error}`
-          : `FID ${f.fid?.toFixed(1)}, IS ${f.is?.toFixed(2)}, probe ${f.probe_top1 === null || f.probe_top1 === undefined ? '-' : (100 * f.probe_top1).toFixed(1) + '%'}`;
+          : `FID ${f.fid?.toFixed(1)}, IS ${f.is?.toFixed(2)}, ` +
+            `probe ${f.probe_top1 === null || f.probe_top1 === undefined ? '-' : (100 * f.probe_top1).toFixed(1) + '%'}`;
         log?.(`sweep: done ${job.name} in ${formatDuration((Date.now() - t0) / 1000)}: ${figures}; ` +
               `${summary.skipped + finished}/${jobs.length} finished${left > 0 ? `, ETA ${formatDuration(eta)}` : ''}`);
       } catch (e) {
@@ -154,28 +160,38 @@ async function runUnlocked(def: SweepDefinition, opts: LocalSweepOptions): Promi
   return summary;
 }
 
+/** The child's one job: runs it, sends progress and then its result (or its error) to the parent, and disconnects. */
+async function runChildJob(msg: ParentMessage, parent: number): Promise<void> {
+  const send = (m: ChildMessage) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
+  try {
+    const result = await runSweepJob(msg.out, msg.def, msg.job, {
+      cacheDir: msg.cacheDir, featureNetSteps: msg.featureNetSteps, log: (line) => process.send!({ type: 'note', line }),
+      onProgress: (progress) => {
+        // A killed parent (e.g. a worker's SIGKILL) must not leave this run writing beside its successor: the
+        // training loop rarely yields to the event loop, so check the parent's pid at every step.
+        if (process.ppid !== parent) process.exit(1);
+        process.send!({ type: 'progress', progress });
+      },
+    });
+    await send({ type: 'done', result });
+  } catch (e) {
+    await send({ type: 'error', message: (e as Error).message });
+  }
+  process.removeAllListeners('disconnect');
+  process.disconnect();
+}
+
 /** The child: one job from the parent's message, progress and result back over IPC. */
 function childMain(): void {
   const parent = process.ppid;
   process.once('disconnect', () => process.exit(1));  // the parent died (e.g. a killed worker): stop, the checkpoint stays
-  process.once('message', async (msg: ParentMessage) => {
-    const send = (m: ChildMessage) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
-    try {
-      const result = await runSweepJob(msg.out, msg.def, msg.job, {
-        cacheDir: msg.cacheDir, featureNetSteps: msg.featureNetSteps, log: (line) => process.send!({ type: 'note', line }),
-        onProgress: (progress) => {
-          // A killed parent (e.g. a worker's SIGKILL) must not leave this run writing beside its successor: the
-          // training loop rarely yields to the event loop, so check the parent's pid at every step.
-          if (process.ppid !== parent) process.exit(1);
-          process.send!({ type: 'progress', progress });
-        },
-      });
-      await send({ type: 'done', result });
-    } catch (e) {
-      await send({ type: 'error', message: (e as Error).message });
-    }
-    process.removeAllListeners('disconnect');
-    process.disconnect();
+  process.once('message', (msg: ParentMessage) => {
+    // The job's own errors go to the parent as an 'error' message; what fails beyond that (the IPC channel itself) ends the
+    // child with one line on stderr, which the parent's runInChild reports with the exit code.
+    runChildJob(msg, parent).catch((e: unknown) => {
+      process.stderr.write(`sweep child: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    });
   });
 }
 

@@ -151,7 +151,8 @@ export function readJobResult(out: string, job: SweepJob): JobResult | null {
   try {
     return JSON.parse(text) as JobResult;
   } catch (e) {
-    throw new Error(`Expected ${file} to hold a run's result as JSON, but it does not (${(e as Error).message}): remove it to run that job again`);
+    throw new Error(`Expected ${file} to hold a run's result as JSON, but it does not (${(e as Error).message}): ` +
+                    'remove it to run that job again');
   }
 }
 

@@ -41,7 +41,9 @@ export async function connectRedis(url: string): Promise<IORedis> {
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
     throw new Error(`Expected --queue redis://HOST:PORT (or rediss://), but got '${url}'`);
   }
-  const probe = new IORedis(url, { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  const probe = new IORedis(url, {
+    lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null,
+  });
   probe.on('error', () => { /* reported below */ });
   try {
     await probe.connect();
@@ -71,7 +73,8 @@ export interface EnqueueSummary {
  * queued or running is left alone; a failed one is retried; a finished one,
  * with its result.json, is skipped).
  */
-export async function enqueueSweep(def: SweepDefinition, opts: { queue: string; out: string; featureNetSteps?: number }): Promise<EnqueueSummary> {
+export async function enqueueSweep(def: SweepDefinition,
+                                   opts: { queue: string; out: string; featureNetSteps?: number }): Promise<EnqueueSummary> {
   const out = path.resolve(opts.out);
   const connection = await connectRedis(opts.queue);
   const queue = new Queue<QueueJobData, JobResult>(QUEUE_NAME, { connection });
@@ -120,8 +123,8 @@ export async function runWorker(opts: WorkerOptions): Promise<{ close: () => Pro
     const t0 = Date.now();
     log(`worker ${process.pid}: took ${d.job.name} (attempt ${bj.attemptsMade + 1}) of ${d.out}`);
     const onProgress = (p: JobProgress) => { void bj.updateProgress(p as unknown as object).catch(() => undefined); };
-    const result = await runInChild({ out: d.out, def: d.def, job: d.job, featureNetSteps: d.featureNetSteps }, onProgress, opts.concurrency,
-                                    (line) => log(`worker ${process.pid}: ${d.job.name}: ${line}`));
+    const result = await runInChild({ out: d.out, def: d.def, job: d.job, featureNetSteps: d.featureNetSteps }, onProgress,
+                                    opts.concurrency, (line) => log(`worker ${process.pid}: ${d.job.name}: ${line}`));
     log(`worker ${process.pid}: finished ${d.job.name} in ${formatDuration((Date.now() - t0) / 1000)} (${result.status})`);
     return result;
   }, { connection, concurrency: opts.concurrency, lockDuration: stallMs, stalledInterval: stallMs, maxStalledCount: 3 });
@@ -175,7 +178,8 @@ export function formatStatus(states: RunStatus[], out: string): string[] {
   const lines = [`sweep ${out}: ${states.length} runs: ${count('done')} done, ${count('running')} running, ${count('waiting')} waiting, ` +
                  `${count('delayed')} delayed (retry back-off), ${count('failed')} failed, ${count('not queued')} not queued`];
   for (const r of states.filter((s) => s.state === 'running')) {
-    lines.push(`  running ${r.name}${r.progress ? `: ${r.progress.phase === 'eval' ? 'evaluating' : `step ${r.progress.step}/${r.progress.total}`}` : ''}`);
+    const p = r.progress;
+    lines.push(`  running ${r.name}${p ? `: ${p.phase === 'eval' ? 'evaluating' : `step ${p.step}/${p.total}`}` : ''}`);
   }
   for (const r of states.filter((s) => s.state === 'failed')) lines.push(`  failed ${r.name} after ${r.attempts} attempts: ${r.error}`);
   if (count('done') === states.length) lines.push(`all ${states.length} runs are finished; results: ${path.join(out, 'results.csv')}`);

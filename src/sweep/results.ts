@@ -53,7 +53,9 @@ const toNumber = (v: unknown): number | null => {
 /** Plain objects (from CSV or JSON) as ResultRows; a row without `row` is an error naming it. */
 export function toResultRows(records: Array<Record<string, unknown>>, source = 'results'): ResultRow[] {
   return records.map((r, i) => {
-    if (typeof r.row !== 'string' || r.row === '') throw new Error(`Expected a 'row' name in line ${i + 1} of ${source}, but got ${JSON.stringify(r.row)}`);
+    if (typeof r.row !== 'string' || r.row === '') {
+      throw new Error(`Expected a 'row' name in line ${i + 1} of ${source}, but got ${JSON.stringify(r.row)}`);
+    }
     const out = { row: r.row, seed: toNumber(r.seed) ?? 0, steps: toNumber(r.steps) ?? 0 } as ResultRow;
     for (const m of RESULT_METRICS) out[m] = toNumber(r[m]);
     for (const k of ['status', 'run'] as const) if (typeof r[k] === 'string' && r[k] !== '') out[k] = r[k] as string;
@@ -129,11 +131,13 @@ export function directionVsBase(s: RowSummary, base: RowSummary, tolerance = { r
   const fid = s.mean.FID, fidB = base.mean.FID, is = s.mean.IS, isB = base.mean.IS;
   if (fid !== null && fidB !== null) {
     const rel = (fid - fidB) / Math.max(1e-9, Math.abs(fidB));
-    gen.push(Math.abs(rel) <= tolerance.relative ? 'FID similar' : `FID ${rel > 0 ? 'worse' : 'better'} (${fidB.toFixed(1)} → ${fid.toFixed(1)})`);
+    gen.push(Math.abs(rel) <= tolerance.relative ? 'FID similar'
+      : `FID ${rel > 0 ? 'worse' : 'better'} (${fidB.toFixed(1)} → ${fid.toFixed(1)})`);
   }
   if (is !== null && isB !== null) {
     const rel = (is - isB) / Math.max(1e-9, Math.abs(isB));
-    gen.push(Math.abs(rel) <= tolerance.relative ? 'IS similar' : `IS ${rel > 0 ? 'better' : 'worse'} (${isB.toFixed(2)} → ${is.toFixed(2)})`);
+    gen.push(Math.abs(rel) <= tolerance.relative ? 'IS similar'
+      : `IS ${rel > 0 ? 'better' : 'worse'} (${isB.toFixed(2)} → ${is.toFixed(2)})`);
   }
   if (gen.length > 0) parts.push(gen.join(', '));
   const acc = (x: RowSummary) => x.mean.probe_top1 ?? x.mean.knn1;
@@ -164,8 +168,12 @@ export function resultsMarkdown(rows: ResultRow[], paper: (row: string) => strin
   };
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const s of summary) {
-    lines.push(`| ${[s.row, String(s.seeds), meanStd(s, 'FID', 1), meanStd(s, 'IS', 2), withInit(s, 'probe_top1', 'probe_top1_random_init'), withInit(s, 'knn1', 'knn1_random_init'),
-                     meanStd(s, 'class_consistency', 1, 100), meanStd(s, 'wall_s', 0), base ? directionVsBase(s, base) : '', paper(s.row)].join(' | ')} |`);
+    const cells = [
+      s.row, String(s.seeds), meanStd(s, 'FID', 1), meanStd(s, 'IS', 2),
+      withInit(s, 'probe_top1', 'probe_top1_random_init'), withInit(s, 'knn1', 'knn1_random_init'),
+      meanStd(s, 'class_consistency', 1, 100), meanStd(s, 'wall_s', 0), base ? directionVsBase(s, base) : '', paper(s.row),
+    ];
+    lines.push(`| ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
 }

@@ -168,7 +168,9 @@ export async function profileSteps(cfg: Config, opts: { warmup?: number; top?: n
 export function findTorchReference(repoRoot = path.join(__dirname, '..', '..', '..'), env = process.env): string {
   const fromEnv = env.BIGBIGAN_TORCH_REFERENCE;
   if (fromEnv) {
-    if (!fs.existsSync(fromEnv)) throw new Error(`Expected BIGBIGAN_TORCH_REFERENCE to name torch_reference.py, but ${fromEnv} does not exist`);
+    if (!fs.existsSync(fromEnv)) {
+      throw new Error(`Expected BIGBIGAN_TORCH_REFERENCE to name torch_reference.py, but ${fromEnv} does not exist`);
+    }
     return fromEnv;
   }
   const candidates = [path.join(repoRoot, '..', 'shared', 'bench', 'torch_reference.py'), path.join(repoRoot, 'torch_reference.py')];
@@ -184,7 +186,9 @@ export function findTorchReference(repoRoot = path.join(__dirname, '..', '..', '
  * warm-up counts; returns its JSON line. A missing python3 or torch is one
  * clear error that says how to install it.
  */
-export function runTorchReference(opts: { iters: number; warmup: number; threads?: number; script?: string; python?: string }): TorchResult {
+export function runTorchReference(
+  opts: { iters: number; warmup: number; threads?: number; script?: string; python?: string },
+): TorchResult {
   const python = opts.python ?? '/usr/bin/python3';
   const script = opts.script ?? findTorchReference();
   const install = 'apt-get install -y python3-torch';
@@ -198,14 +202,17 @@ export function runTorchReference(opts: { iters: number; warmup: number; threads
   try {
     parsed = JSON.parse(line);
   } catch {
-    throw new Error(`Expected one JSON line from ${script} (exit code ${r.status}), but got '${line}'; stderr: ${r.stderr.trim().split('\n').pop()}`);
+    throw new Error(`Expected one JSON line from ${script} (exit code ${r.status}), but got '${line}'; ` +
+                    `stderr: ${r.stderr.trim().split('\n').pop()}`);
   }
   if (typeof parsed.iter_ms !== 'number') throw new Error(`Expected iter_ms in the PyTorch reference's output, but got '${line}'`);
   return parsed;
 }
 
 /** Keys that change what a step computes are all but these (data source, schedule and outputs). */
-const NOT_COMPUTE: Array<keyof Config> = ['dataset', 'dataPath', 'steps', 'seed', 'sampleEvery', 'checkpointEvery', 'keepCheckpoints', 'emaStart'];
+const NOT_COMPUTE: Array<keyof Config> = [
+  'dataset', 'dataPath', 'steps', 'seed', 'sampleEvery', 'checkpointEvery', 'keepCheckpoints', 'emaStart',
+];
 
 /**
  * Why a comparison with torch_reference.py (always bench32) would compare different work,
@@ -216,7 +223,8 @@ export function torchMismatch(cfg: Config): string | null {
   const differ = (Object.keys(ref) as Array<keyof Config>)
     .filter((k) => !NOT_COMPUTE.includes(k) && JSON.stringify(ref[k]) !== JSON.stringify(cfg[k]));
   return differ.length === 0 ? null
-    : `Expected bench32's configuration for --compare-torch (torch_reference.py runs bench32), but ${differ.join(', ')} differ: the ratio compares different work`;
+    : `Expected bench32's configuration for --compare-torch (torch_reference.py runs bench32), but ${differ.join(', ')} differ: ` +
+      'the ratio compares different work';
 }
 
 /** What `bigbigan bench` was asked for. */
@@ -245,13 +253,15 @@ export async function benchCommand(o: BenchCommandOptions): Promise<string[]> {
                              ...(warning ? { warning } : {}), ...(profile ? { profile } : {}) })];
   }
   const lines = [
-    `${o.label}: batch ${ours.batch}, ${ours.iters} timed iterations after ${ours.warmup} warm-up, backend ${ours.backend} (${ours.threads} thread${ours.threads === 1 ? '' : 's'})` +
+    `${o.label}: batch ${ours.batch}, ${ours.iters} timed iterations after ${ours.warmup} warm-up, ` +
+    `backend ${ours.backend} (${ours.threads} thread${ours.threads === 1 ? '' : 's'})` +
     (ours.native ? `, native kernels on ${ours.native}` : ''),
     `  ours     d_step ${ours.d_step_ms} ms, eg_step ${ours.eg_step_ms} ms, iter ${ours.iter_ms} ms, ${ours.img_per_s} img/s ` +
     `(CPU time ${ours.iter_cpu_ms} ms per iteration)`,
   ];
   if (torch) {
-    lines.push(`  PyTorch  d_step ${torch.d_step_ms} ms, eg_step ${torch.eg_step_ms} ms, iter ${torch.iter_ms} ms, ${torch.img_per_s} img/s ` +
+    lines.push(`  PyTorch  d_step ${torch.d_step_ms} ms, eg_step ${torch.eg_step_ms} ms, iter ${torch.iter_ms} ms, ` +
+               `${torch.img_per_s} img/s ` +
                `(${torch.impl} ${torch.torch}, ${torch.threads} threads, batch ${torch.batch})`);
     lines.push(`  ratio iter_ms ours/PyTorch: ${ratio}`);
     if (warning) lines.push(`  warning: ${warning}`);
@@ -261,7 +271,9 @@ export async function benchCommand(o: BenchCommandOptions): Promise<string[]> {
   if (profile) {
     for (const [name, p] of [['D step', profile.d_step], ['E/G step', profile.eg_step]] as const) {
       lines.push(`  profile of one ${name}: ${p.total_ms} ms in kernels; top ${p.kernels.length}:`);
-      for (const k of p.kernels) lines.push(`    ${k.kernel.padEnd(24)} ${k.ms.toFixed(1).padStart(8)} ms ${String(k.calls).padStart(6)} calls`);
+      for (const k of p.kernels) {
+        lines.push(`    ${k.kernel.padEnd(24)} ${k.ms.toFixed(1).padStart(8)} ms ${String(k.calls).padStart(6)} calls`);
+      }
     }
   }
   return lines;

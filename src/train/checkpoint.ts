@@ -54,7 +54,8 @@ const READ_GROUP_BYTES = 64 << 20;
  * Values are read asynchronously (webgpu in Node cannot read synchronously), a group of
  * tensors at a time; the caller must not change them or `meta` until the promise settles.
  */
-export async function saveCheckpoint<Meta>(dir: string, step: number, meta: Meta, tensors: Array<[string, tf.Tensor]>, keep: number): Promise<string> {
+export async function saveCheckpoint<Meta>(dir: string, step: number, meta: Meta, tensors: Array<[string, tf.Tensor]>,
+                                           keep: number): Promise<string> {
   if (!Number.isInteger(keep) || keep < 1) throw new Error(`Expected to keep a whole number ≥ 1 of checkpoints, but got ${keep}`);
   for (const [name, t] of tensors) {
     if (t.dtype !== 'float32') throw new Error(`Expected float32 tensors in a checkpoint, but ${name} is ${t.dtype}`);
@@ -64,7 +65,9 @@ export async function saveCheckpoint<Meta>(dir: string, step: number, meta: Meta
   let offset = 0;
   for (let start = 0; start < tensors.length;) {
     let end = start, bytes = 0;
-    while (end < tensors.length && (end === start || bytes + 4 * tensors[end][1].size <= READ_GROUP_BYTES)) bytes += 4 * tensors[end++][1].size;
+    while (end < tensors.length && (end === start || bytes + 4 * tensors[end][1].size <= READ_GROUP_BYTES)) {
+      bytes += 4 * tensors[end++][1].size;
+    }
     const values = await Promise.all(tensors.slice(start, end).map(([, t]) => t.data() as Promise<Float32Array>));
     values.forEach((data, i) => {
       const [name, t] = tensors[start + i];
@@ -133,7 +136,9 @@ export function loadCheckpoint<Meta>(file: string): Checkpoint<Meta> {
   const values = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const t of header.tensors) {
     const size = t.shape.reduce((a, b) => a * b, 1);
-    if (t.offset + 4 * size > data.length) throw bad(`expected ${t.name} to end at byte ${t.offset + 4 * size} of the data, but the data has ${data.length}`);
+    if (t.offset + 4 * size > data.length) {
+      throw bad(`expected ${t.name} to end at byte ${t.offset + 4 * size} of the data, but the data has ${data.length}`);
+    }
     const copy = new Float32Array(size);
     new Uint8Array(copy.buffer).set(data.subarray(t.offset, t.offset + 4 * size));
     values.set(t.name, { shape: t.shape, data: copy });

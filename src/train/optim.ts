@@ -37,7 +37,8 @@ export class Adam {
         if (g === undefined) continue;
         const m = this.slot(this.m, name, variable), v = this.slot(this.v, name, variable);
         if (fused) {
-          const [x2, m2, v2] = tf.engine().runKernel(FUSED_ADAM, { x: variable, m, v, g }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+          const [x2, m2, v2] = tf.engine().runKernel(FUSED_ADAM, { x: variable, m, v, g },
+                                                     attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
           m.assign(m2);
           v.assign(v2);
           variable.assign(x2);

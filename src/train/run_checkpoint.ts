@@ -28,7 +28,8 @@ export interface CheckpointMeta {
 /** Every tensor a checkpoint holds, by stable name. */
 export function checkpointTensors(state: TrainState): Array<[string, tf.Variable]> {
   const { models } = state;
-  const named = (prefix: string, list: Array<[string, tf.Variable]>) => list.map(([k, v]) => [`${prefix}/${k}`, v] as [string, tf.Variable]);
+  const named = (prefix: string, list: Array<[string, tf.Variable]>) =>
+    list.map(([k, v]) => [`${prefix}/${k}`, v] as [string, tf.Variable]);
   return [
     ...named('G', models.G.all()), ...named('E', models.E?.all() ?? []), ...named('D', models.D.all()),
     ...named('G_ema', models.gEma.all()),
@@ -43,7 +44,9 @@ function restoreModels(models: Models, values: Values, file: string): void {
   const put = (prefix: string, params: Params | null) => {
     for (const [k, v] of params?.all() ?? []) {
       const t = values.get(`${prefix}/${k}`);
-      if (t === undefined || t.shape.join() !== v.shape.join()) throw new Error(`Checkpoint ${file} lacks ${prefix}/${k} of shape [${v.shape}]`);
+      if (t === undefined || t.shape.join() !== v.shape.join()) {
+        throw new Error(`Checkpoint ${file} lacks ${prefix}/${k} of shape [${v.shape}]`);
+      }
       tf.tidy(() => v.assign(tf.tensor(t.data, t.shape)));
     }
   };
@@ -56,7 +59,8 @@ export function restoreTrainState(state: TrainState, ckpt: Checkpoint<Checkpoint
   restoreModels(models, ckpt.values, ckpt.file);
   const slots = (prefix: string) => new Map([...ckpt.values].filter(([k]) => k.startsWith(`${prefix}/`))
     .map(([k, t]) => [k.slice(prefix.length + 1), tf.tensor(t.data, t.shape)]));
-  for (const [opt, prefix, params, t] of [[state.optD, 'adam_D', models.D, meta.adamSteps.D], [state.optG, 'adam_G', models.G, meta.adamSteps.G],
+  for (const [opt, prefix, params, t] of [[state.optD, 'adam_D', models.D, meta.adamSteps.D],
+                                          [state.optG, 'adam_G', models.G, meta.adamSteps.G],
                                           [state.optE, 'adam_E', models.E, meta.adamSteps.E ?? 0]] as const) {
     if (opt === null || params === null) continue;
     const values = slots(prefix);
@@ -72,7 +76,9 @@ export function restoreTrainState(state: TrainState, ckpt: Checkpoint<Checkpoint
  * folder), for sampling and evaluation. The caller disposes them (disposeModels).
  */
 export function loadModels(fileOrDir: string): { models: Models; step: number; file: string } {
-  const ckpt = fs.statSync(fileOrDir).isDirectory() ? loadLatestCheckpoint<CheckpointMeta>(fileOrDir) : loadCheckpoint<CheckpointMeta>(fileOrDir);
+  const ckpt = fs.statSync(fileOrDir).isDirectory()
+    ? loadLatestCheckpoint<CheckpointMeta>(fileOrDir)
+    : loadCheckpoint<CheckpointMeta>(fileOrDir);
   if (ckpt === null) throw new Error(`Expected a checkpoint in ${fileOrDir}, but found none`);
   const models = createModels(ckpt.meta.config);
   restoreModels(models, ckpt.values, ckpt.file);

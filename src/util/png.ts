@@ -53,7 +53,8 @@ export function encodePng(pixels: Uint8Array, width: number, height: number, cha
  * columns separated by `gap` pixels of white, as 8-bit pixels. Reads the
  * images asynchronously (webgpu in Node cannot read synchronously).
  */
-export async function gridPixels(images: tf.Tensor4D, cols: number, gap = 1): Promise<{ pixels: Uint8Array; width: number; height: number; channels: 1 | 3 }> {
+export async function gridPixels(images: tf.Tensor4D, cols: number,
+                                 gap = 1): Promise<{ pixels: Uint8Array; width: number; height: number; channels: 1 | 3 }> {
   const [n, h, w, c] = images.shape;
   if (c !== 1 && c !== 3) throw new Error(`Expected images with 1 or 3 channels, but got ${c}`);
   const rows = Math.ceil(n / cols);

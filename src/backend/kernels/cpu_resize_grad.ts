@@ -32,7 +32,9 @@ export function nearestSources(inSize: number, outSize: number, alignCorners: bo
 }
 
 /** dx[b, rows[i], cols[j], c] += dy[b, i, j, c]: images [B, H, W, C], dy [B, H', W', C] -> dx like images. */
-function resizeNearestNeighborGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function resizeNearestNeighborGrad(
+  args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap },
+): tf.TensorInfo {
   const { images, dy } = args.inputs as { images: tf.TensorInfo; dy: tf.TensorInfo };
   const { alignCorners, halfPixelCenters } = args.attrs as unknown as tf.ResizeNearestNeighborAttrs;
   const backend = args.backend as CpuBackend;
@@ -64,5 +66,7 @@ export function registerCpuResizeGrad(): void {
     upstreamCpuResizeGrad ??= existing;
     tf.unregisterKernel('ResizeNearestNeighborGrad', 'cpu');
   }
-  tf.registerKernel({ kernelName: 'ResizeNearestNeighborGrad', backendName: 'cpu', kernelFunc: resizeNearestNeighborGrad as tf.KernelFunc });
+  tf.registerKernel({
+    kernelName: 'ResizeNearestNeighborGrad', backendName: 'cpu', kernelFunc: resizeNearestNeighborGrad as tf.KernelFunc,
+  });
 }

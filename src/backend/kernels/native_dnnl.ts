@@ -89,7 +89,8 @@ type ConvAttrs = { strides: number | [number, number]; pad: tf.backend_util.PadI
                    dataFormat?: string; dilations?: number | [number, number]; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
 
 /** The conv's geometry, or null where oneDNN is not used (dilation, NCHW). */
-function geometry(xShape: number[], filterShape: number[], attrs: ConvAttrs): { info: tf.backend_util.Conv2DInfo; shape: Int32Array } | null {
+function geometry(xShape: number[], filterShape: number[],
+                  attrs: ConvAttrs): { info: tf.backend_util.Conv2DInfo; shape: Int32Array } | null {
   if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') return null;
   const dil = attrs.dilations ?? 1;
   if (!(dil === 1 || (Array.isArray(dil) && dil[0] === 1 && dil[1] === 1))) return null;
@@ -129,7 +130,9 @@ function convKernel(name: string, mode: Mode, roles: (inputs: Record<string, Ten
 const conv2D = convKernel('Conv2D', Mode.Forward,
   ({ x, filter }) => ({ xShape: x.shape, filterShape: filter.shape, x, filter, y: null }));
 const conv2DBackpropInput = convKernel('Conv2DBackpropInput', Mode.BackwardData,
-  ({ dy, filter }, attrs) => ({ xShape: (attrs as { inputShape?: number[] }).inputShape!, filterShape: filter.shape, x: null, filter, y: dy }));
+  ({ dy, filter }, attrs) => ({
+    xShape: (attrs as { inputShape?: number[] }).inputShape!, filterShape: filter.shape, x: null, filter, y: dy,
+  }));
 const conv2DBackpropFilter = convKernel('Conv2DBackpropFilter', Mode.BackwardWeights,
   ({ x, dy }, attrs) => ({ xShape: x.shape, filterShape: (attrs as { filterShape?: number[] }).filterShape!, x, filter: null, y: dy }));
 

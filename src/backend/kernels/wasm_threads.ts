@@ -33,7 +33,6 @@ const FACTORY_PRELUDE = "var require$$0 = require('fs'), require$$1 = require('p
   "require$$4 = require('os'), commonjsGlobal = globalThis;\n";
 
 /** The 'os' module object itself, which tfjs-wasm's bundle also requires (an `import *` gives a read-only copy). */
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const osModule: typeof os = require('os');
 
 interface WasmModule {
@@ -42,7 +41,6 @@ interface WasmModule {
 }
 
 function wasmPackage(): WasmModule {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   return require('@tensorflow/tfjs-backend-wasm') as WasmModule;
 }
 
@@ -114,7 +112,9 @@ export async function startWasmThreads(threads: number): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bigbigan-wasm-threads-'));
   process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   const ok = await withThreadShims(dir, 2 * threads, () => tf.setBackend('wasm'));
-  if (!ok || tf.getBackend() !== 'wasm') throw new Error(`Expected the wasm backend to start with ${threads} thread(s), but it did not start`);
+  if (!ok || tf.getBackend() !== 'wasm') {
+    throw new Error(`Expected the wasm backend to start with ${threads} thread(s), but it did not start`);
+  }
   const got = wasm.getThreadsCount();
   if (got !== threads) throw new Error(`Expected the wasm backend to start with ${threads} thread(s), but it started with ${got}`);
   // The thread pool's workers wait for work for ever: they must not keep Node from exiting.
