@@ -4,7 +4,7 @@
  * preset -> ablation -> overrides and rejects unknown names and keys.
  */
 import { Config, DEFAULT_CONFIG, PAPER_OBJECTIVE } from './config';
-import { parseSetting, validateConfig } from './config_check';
+import { checkOverrides, parseSetting, validateConfig } from './config_check';
 
 export interface Preset {
   /** One line for `bigbigan presets`. */
@@ -124,8 +124,13 @@ export const ABLATIONS: Record<string, Ablation> = {
   },
 };
 
-/** preset -> ablation -> `key=value` settings, each name and key checked, the result validated (config_check.ts). */
-export function resolveConfig(preset = 'mnist', ablation = 'base', settings: string[] = []): Config {
+/**
+ * The one way a configuration is made: preset -> ablation -> `key=value` settings (the CLI's
+ * strings) -> typed `overrides` (a notebook's values), each name and key checked, the result
+ * validated (config_check.ts).
+ */
+export function resolveConfig(preset = 'mnist', ablation = 'base', settings: string[] = [],
+                              overrides: Record<string, unknown> = {}): Config {
   const p = PRESETS[preset];
   if (p === undefined) throw new Error(`Expected a preset (${Object.keys(PRESETS).join(', ')}), but got '${preset}'`);
   const a = ABLATIONS[ablation];
@@ -137,5 +142,6 @@ export function resolveConfig(preset = 'mnist', ablation = 'base', settings: str
     if (eq <= 0) throw new Error(`Expected --set key=value, but got '${s}'`);
     cfg = { ...cfg, ...parseSetting(s.slice(0, eq), s.slice(eq + 1)) };
   }
-  return validateConfig(cfg);
+  checkOverrides(overrides);
+  return validateConfig({ ...cfg, ...overrides });
 }

@@ -70,3 +70,16 @@ test('bench32 has exactly the PyTorch reference parameter counts (G 143,394, E 4
   const c = countParameters(resolveConfig('bench32'));
   assert.deepEqual([c.G, c.E!.trunk + c.E!.head, c.D], [143_394, 423_296, 371_572]);
 });
+
+test('typed overrides (a notebook) and --set strings (the CLI) resolve to the same config through the same checks', () => {
+  const fromStrings = resolveConfig('mnist', 'small-e', ['lrG=0.0001', 'unary=x', 'gMults=4,2,2,1', 'eStochastic=false']);
+  const fromValues = resolveConfig('mnist', 'small-e', [], { lrG: 1e-4, unary: 'x', gMults: [4, 2, 2, 1], eStochastic: false });
+  assert.deepEqual(fromValues, fromStrings);
+  assert.notDeepEqual(fromValues, resolveConfig('mnist', 'small-e'));  // the overrides took effect
+  // typed values come after the strings
+  assert.equal(resolveConfig('mnist', 'base', ['zDim=8'], { zDim: 12 }).zDim, 12);
+  assert.throws(() => resolveConfig('mnist', 'base', [], { unary: 'xz' }),
+                /Expected one of both, x, z, none for config key 'unary', but got 'xz'/);
+  assert.throws(() => resolveConfig('mnist', 'base', [], { lrG: Infinity }), /config key 'lrG'/);
+  assert.throws(() => resolveConfig('mnist', 'base', [], { lr: 3 }), /Expected a config key \(.*\), but got 'lr'/);
+});

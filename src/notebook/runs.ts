@@ -13,7 +13,6 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { listCheckpoints } from '../train/checkpoint';
 import { Config } from '../config';
-import { checkOverrides, validateConfig } from '../config_check';
 import type { EvalSettings } from '../eval/evaluate';
 import { acquireLock } from '../run/lock';
 import { ABLATIONS, resolveConfig } from '../presets';
@@ -43,9 +42,8 @@ export interface RunSpec {
 
 /** preset → ablation → overrides → steps/seed, validated as the CLI validates --set (config_check.ts). */
 export function runConfig(spec: RunSpec): Config {
-  const base = resolveConfig(spec.preset, spec.ablation ?? 'base');
-  checkOverrides(spec.overrides ?? {});
-  return validateConfig({ ...base, ...spec.overrides, steps: spec.steps, ...(spec.seed !== undefined ? { seed: spec.seed } : {}) });
+  return resolveConfig(spec.preset, spec.ablation ?? 'base', [],
+                       { ...spec.overrides, steps: spec.steps, ...(spec.seed !== undefined ? { seed: spec.seed } : {}) });
 }
 
 /** The folder of a spec's run under `root`: `<preset>-<ablation>-s<seed>-<hash of the config and data>`. */
