@@ -17,7 +17,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Checkpoint, DamagedCheckpointError, listCheckpoints, loadNewestIntact } from '../train/checkpoint';
 import { Config } from '../config';
-import { ensureFolder, guarded, pathKind, removeTemporaryFiles, writeFileAtomic } from '../util/fs_safe';
+import { ensureFolder, guarded, pathKind, readJsonFile, removeTemporaryFiles, writeFileAtomic } from '../util/fs_safe';
 import { acquireLock, FolderLock } from './lock';
 
 /** What run/train_run.ts stores in a checkpoint's metadata that this file reads. */
@@ -89,13 +89,7 @@ function rewindTo(out: string, step: number, { lines, torn }: ReturnType<typeof 
 
 /** The config a run folder's config.json holds; one clear error when it cannot be read. */
 function readConfigFile(file: string): Config {
-  const text = guarded('read', file, () => fs.readFileSync(file, 'utf8'));
-  try {
-    return JSON.parse(text) as Config;
-  } catch (e) {
-    throw new Error(`Expected ${file} to hold the run's config as JSON, but it does not (${(e as Error).message}): ` +
-                    'this run has no checkpoint to lose, so start it again without --resume');
-  }
+  return readJsonFile<Config>(file, "the run's config", 'this run has no checkpoint to lose, so start it again without --resume');
 }
 
 export interface OpenedRun<Meta extends RunMeta> {

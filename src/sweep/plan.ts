@@ -16,7 +16,7 @@ import * as zlib from 'zlib';
 import { listCheckpoints } from '../train/checkpoint';
 import { Config } from '../config';
 import { EvalSettings, evaluateCheckpoint, flatMetrics } from '../eval/evaluate';
-import { ensureFolder, guarded, writeFileAtomic } from '../util/fs_safe';
+import { ensureFolder, readJsonFile, writeFileAtomic } from '../util/fs_safe';
 import { acquireLock, FolderLock } from '../run/lock';
 import { ABLATIONS, resolveConfig } from '../presets';
 import { RESULT_COLUMNS, ResultRow, resultsCsv } from './results';
@@ -147,14 +147,7 @@ const resultFile = (out: string, job: SweepJob) => path.join(out, job.name, 'res
 export function readJobResult(out: string, job: SweepJob): JobResult | null {
   const file = resultFile(out, job);
   if (!fs.existsSync(file)) return null;
-  const text = guarded('read', file, () => fs.readFileSync(file, 'utf8'));
-  try {
-    return JSON.parse(text) as JobResult;
-  } catch (e) {
-    throw new Error(`Expected ${file} to hold a run's result as JSON, but it does not (${(e as Error).message}): ` +
-                    'remove it to run that job again');
-  }
-}
+  return readJsonFile<JobResult>(file, "a run's result", 'remove it to run that job again');}
 
 /** 'done' (result.json), 'partial' (a checkpoint to resume from) or 'new'. */
 export function jobState(out: string, job: SweepJob): 'done' | 'partial' | 'new' {

@@ -42,6 +42,19 @@ export function guarded<T>(action: string, file: string, f: () => T): T {
   }
 }
 
+/**
+ * The JSON in `file`; a file that cannot be read is a FileError, one that does not parse is
+ * "Expected <file> to hold <what> as JSON, but it does not (<reason>): <remedy>".
+ */
+export function readJsonFile<T>(file: string, what: string, remedy: string): T {
+  const text = guarded('read', file, () => fs.readFileSync(file, 'utf8'));
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new Error(`Expected ${file} to hold ${what} as JSON, but it does not (${(e as Error).message}): ${remedy}`);
+  }
+}
+
 /** The temporary name a file is written under before it is renamed into place (per process: two writers never share one). */
 const tmpName = (file: string) => `${file}.tmp-${process.pid}`;
 const TEMPORARY = /\.tmp-\d+$/;
