@@ -24,7 +24,7 @@ import { EvalSettings, Evaluator, flatMetrics, QUICK_EVAL } from '../eval/evalua
 import { encoderDiagnostics } from '../eval/diagnostics';
 import { Progress } from '../util/progress';
 import { Rng } from '../util/rng';
-import { createTrainState, disposeTrainState, dStep, egStep, TrainState } from '../train/steps';
+import { createTrainState, disposeTrainState, dStep, egStep, scheduleLearningRates, TrainState } from '../train/steps';
 
 /** Held-out images (and prior latents) of each encoder diagnosis: enough for a stable correlation, a second or two of work. */
 const DIAGNOSIS_IMAGES = 256;
@@ -261,6 +261,7 @@ async function trainOpened(opts: RunOptions, cfg: Config, tfBackend: string, ope
     if (missing.eval) lineTime += await evaluate();
     while (state.step < cfg.steps && (state.step === firstStep || !timeUp())) {  // at least one step
       const metrics: Record<string, number> = {};
+      scheduleLearningRates(state);
       for (let k = 0; k < cfg.dSteps; k++) {
         const { x } = batches.next();
         Object.assign(metrics, await dStep(state, x));
