@@ -16,9 +16,9 @@ const PRETRAINED_KEYS = ['dataset', 'dataPath'];
  */
 async function evalPretrained(values: OptionValues, dir: string): Promise<void> {
   const data = stringOption(values, 'data');
-  const { cfg } = configOption(values, data !== undefined ? [`dataset=${data}`] : []);
   const extra = ((values.set as string[] | undefined) ?? []).map((s) => s.split('=')[0]).find((k) => !PRETRAINED_KEYS.includes(k));
   if (extra !== undefined) throw new UsageError(`Expected only --set dataPath=FOLDER with --pretrained, but got '${extra}'`);
+  const { cfg } = configOption(values, data !== undefined ? [`dataset=${data}`] : []);
   if (cfg.dataset !== 'imagefolder' || cfg.dataPath === '') {
     throw new UsageError(`Expected --data imagefolder --set dataPath=FOLDER (train/ and val/ class folders) with --pretrained, ` +
       `but got --data ${cfg.dataset}${cfg.dataPath ? ` and dataPath ${cfg.dataPath}` : ' and no dataPath'}`);

@@ -125,7 +125,7 @@ export interface PretrainedEvalOptions {
   testSize?: number;
   seed?: number;
   batchSize?: number;
-  /** Inputs reconstructed and samples drawn for the pictures (0: none); default 16. */
+  /** Samples drawn and inputs reconstructed (rounded down to whole rows of 8) for the pictures (0: none); default 16. */
   pictures?: number;
   progress?: boolean;
   /** Probe settings other than numClasses (eval/probe.ts defaults). */
@@ -158,13 +158,14 @@ export interface PretrainedEvalReport {
 async function writePictures(model: PretrainedBigBiGAN, files: ImageFile[], n: number,
                              outDir: string): Promise<{ reconstructions: string; samples: string }> {
   const side = model.eResolution!, gSide = model.gResolution!;
-  const bytes = await decodeImages(files.slice(0, n).map((f) => f.file), side, 3);
+  const shown = files.length < 8 ? files.length : Math.floor(Math.min(n, files.length) / 8) * 8;  // whole rows of 8
+  const bytes = await decodeImages(files.slice(0, shown).map((f) => f.file), side, 3);
   const count = bytes.length / (side * side * 3);
   const r = tf.tidy(() => {
     const x = splitToTensor(makeSplit('pictures', bytes, new Int32Array(count), side, side, 3));
     const e = model.encode(x);
-    const shown = fitInput(x, gSide, gSide, 3, false, 'the pictures');  // at G's side: 2x2 average pooling for 256 -> 128
-    return { x: shown, fromMean: model.generate(e.z_mean), fromSample: model.generate(e.z_sample) };
+    const xG = fitInput(x, gSide, gSide, 3, false, 'the pictures');  // at G's side: 2x2 average pooling for 256 -> 128
+    return { x: xG, fromMean: model.generate(e.z_mean), fromSample: model.generate(e.z_sample) };
   });
   const reconstructions = path.join(outDir, 'reconstructions.png'), samples = path.join(outDir, 'samples.png');
   try {

@@ -22,8 +22,8 @@ import { fitInput } from '../eval/feature_net';
 import { readModelFolder } from '../eval/inception';
 import { CONVERT_HINT, SIGNATURE_NAMES, SIGNATURES, SignatureName } from './signatures';
 
-/** E's outputs for a batch [B]: latents [B, zDim] and the two features of the paper's Table 2. */
-export interface PretrainedEncoding {
+/** E's outputs for a batch [B]: latents [B, zDim] and the two features of the paper's Table 2 (a type, so tf.dispose takes it). */
+export type PretrainedEncoding = {
   z_mean: tf.Tensor2D;
   /** z_mean + sigma * eps, eps ~ N(0, I) drawn inside the graph (a new draw every call). */
   z_sample: tf.Tensor2D;
@@ -31,14 +31,14 @@ export interface PretrainedEncoding {
   avepool: tf.Tensor2D;
   /** [ReLU(BN(h)), ReLU(-BN(h))] of the pooled feature h: [B, 2D] for the released models. */
   bn_crelu: tf.Tensor2D;
-}
+};
 
 /** D's three scores for pairs (x, z), each [B] (s_x, s_z, s_xz of the paper's Eq. 3-5). */
-export interface PretrainedScores {
+export type PretrainedScores = {
   score_x: tf.Tensor1D;
   score_z: tf.Tensor1D;
   score_xz: tf.Tensor1D;
-}
+};
 
 export interface PretrainedBigBiGAN {
   dir: string;
