@@ -2,9 +2,8 @@
  * A converted-BigBiGAN folder of the released format (src/pretrained/signatures.ts) at toy sizes: one real
  * tfjs graph model per signature (model.json with a hand-built GraphDef and a weights file split in two shards),
  * with the released modules' input and output names and ranks. E sees 16x16, G makes 8x8, z has 6 entries.
- * Also a tiny image folder with train/ and val/ of two colour classes. As a script, for trying the CLI by hand:
- *
- *     node dist/test/pretrained_fixture.js OUT      writes OUT/model/{encode,generate,discriminate} and OUT/images
+ * Also a tiny image folder with train/ and val/ of two colour classes. For trying the CLI by hand:
+ * `node scripts/pretrained-fixture.js OUT` (after a build).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -189,15 +188,4 @@ export function writeColourFolder(dir: string, perClass: number, side = 12): voi
       }
     }
   }
-}
-
-if (require.main === module) {
-  const out = process.argv[2];
-  if (out === undefined) {
-    console.error('Usage: node dist/test/pretrained_fixture.js OUT   (writes OUT/model and OUT/images)');
-    process.exit(2);
-  }
-  writePretrainedFixture(path.join(out, 'model'));
-  writeColourFolder(path.join(out, 'images'), 12);
-  console.log(`wrote ${path.join(out, 'model')} (encode, generate, discriminate) and ${path.join(out, 'images')} (train/val, 2 classes)`);
 }
