@@ -84,7 +84,7 @@ describe('ablation sweep', () => {
     const mean = (fids[0] + fids[1]) / 2, sd = Math.abs(fids[0] - fids[1]) / Math.SQRT2;
     assert.match(md[2],
                  new RegExp(`^\\| base \\| 2 \\| ${mean.toFixed(1)} ± ${sd.toFixed(1)} \\|.*reference row \\| paper says base \\|$`));
-    assert.match(md[3], /^\| no-e \| 2 \|.*no representation \| paper says no-e \|$/);
+    assert.match(md[3], /^\| no-e \| 2 \|.*\| no direction to test \(paper: paper says no-e\) \| paper says no-e \|$/);
 
     const logged: string[] = [];
     const again = await runLocalSweep(def, { out, jobs: 2, ...quiet, log: (l) => logged.push(l) });

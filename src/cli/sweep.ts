@@ -7,7 +7,8 @@ import * as path from 'path';
 import { ABLATIONS } from '../presets';
 import { runLocalSweep } from '../sweep/local';
 import { ablationSweep, SweepDefinition } from '../sweep/plan';
-import { readResultsTable, resultsMarkdown } from '../sweep/results';
+import { readResultsTable } from '../sweep/results';
+import { resultsMarkdown, verdictHeader } from '../sweep/report';
 import { BACKEND_OPTION, Command, intOption, stringOption, UsageError } from './command';
 
 /** E/G steps of every sweep run: the documented budget of the mnist / fashion sweeps (README, Results). */
@@ -106,18 +107,23 @@ stops renewing its lock for --stall-seconds (default 30) goes to another worker 
 
 export const resultsCommand: Command = {
   name: 'results',
-  summary: "a sweep's results table summarised over seeds as Markdown",
+  summary: "a sweep's results table summarised over seeds as Markdown, with verdicts against the paper",
   synopsis: 'DIR|FILE',
-  about: `A sweep's results table (DIR/results.csv) summarised over seeds as Markdown: mean ± std, the direction
-of each row against Base and the paper's.`,
+  about: `A sweep's results table (DIR/results.csv) summarised over seeds as Markdown: mean ± std, each trained figure
+beside its random-init E and raw pixels and the trained − random-init gain, and a verdict on each of the paper's
+Table-1 directions (reproduced / opposite / not resolved, by the rule printed above the table), counted at the
+top.`,
   options: {},
   positionals: true,
   run({ positionals }) {
     const [target] = positionals;
     if (target === undefined) throw new UsageError('Expected a sweep folder or results file: bigbigan results DIR');
-    const file = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, 'results.csv') : target;
+    const isDir = fs.existsSync(target) && fs.statSync(target).isDirectory();
+    const file = isDir ? path.join(target, 'results.csv') : target;
     const rows = readResultsTable(file);
     if (rows === null) throw new UsageError(`Expected a results table at ${file}, but it does not exist`);
+    for (const line of verdictHeader(rows)) console.log(line);
+    console.log('');
     console.log(resultsMarkdown(rows, (row) => ABLATIONS[row]?.paper ?? ''));
     return Promise.resolve();
   },

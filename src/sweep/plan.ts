@@ -254,7 +254,8 @@ export function sweepResults(out: string, def: SweepDefinition): ResultRow[] {
       rows.push({
         row, seed, steps: r.steps, IS: f('is'), FID: f('fid'), probe_top1: f('probe_top1'), probe_top5: f('probe_top5'), knn1: f('knn1'),
         class_consistency: f('class_consistency'), wall_s: Math.round(r.train_s + r.eval_s),
-        probe_top1_random_init: f('probe_top1_random_init'), knn1_random_init: f('knn1_random_init'), status: r.status, run: job.name,
+        probe_top1_random_init: f('probe_top1_random_init'), knn1_random_init: f('knn1_random_init'),
+        probe_top1_pixels: f('probe_top1_pixels'), knn1_pixels: f('knn1_pixels'), status: r.status, run: job.name,
       });
     }
   }
