@@ -12,6 +12,7 @@ import { ResultRow } from '../sweep/results';
 export * from '../sweep/results';
 export * from '../sweep/report';
 export * from '../sweep/verdicts';
+export * from '../sweep/curves';
 
 /** One changed key between two configs. */
 export interface ConfigChange {
