@@ -1,8 +1,9 @@
 /**
  * The results table of an ablation sweep (data/results/<dataset>-ablations/results.csv):
- * one line per (row, seed) with its generation, representation and
- * reconstruction figures. Written by `bigbigan sweep` (sweep/plan.ts), read by the
- * ablation notebook (notebook/ablations.ts) and `bigbigan results`, summarised over seeds here. No tfjs here.
+ * one line per (row, seed) with its generation, representation (beside the random-init E and
+ * pixel baselines) and reconstruction figures. Written by `bigbigan sweep` (sweep/plan.ts), read
+ * by the ablation notebook (notebook/ablations.ts) and `bigbigan results` (sweep/report.ts),
+ * summarised over seeds here, with what training added (GAIN_METRICS). No tfjs here.
  */
 import * as fs from 'fs';
 
