@@ -108,7 +108,7 @@ function main(): void {
       throw new Error(`Expected \`tslab install --python=${python}\` to register the kernel, but it failed`);
     }
   }
-  if (!fs.existsSync(path.join(root, 'dist', 'src', 'notebook', 'train_worker.js'))) {
+  if (!fs.existsSync(path.join(root, 'dist', 'src', 'run', 'child.js'))) {
     throw new Error('Expected the compiled kit in dist/: run npm run build');
   }
   if (args.fresh) fs.rmSync(path.join(root, 'runs', `notebooks-${mode}`), { recursive: true, force: true });
