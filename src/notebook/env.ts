@@ -6,6 +6,20 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+/** How big a notebook runs: 'quick' (a smoke test of minutes) or 'full' (the real step counts). */
+export type NotebookMode = 'quick' | 'full';
+
+/**
+ * The mode a notebook runs in: `asked` (its parameter cell's choice), unless the environment says otherwise:
+ * BIGBIGAN_QUICK=1 is quick, BIGBIGAN_QUICK=0 full (`npm run notebooks` sets it, `--full` for full).
+ */
+export function notebookMode(asked: NotebookMode, env: NodeJS.ProcessEnv = process.env): NotebookMode {
+  if (asked !== 'quick' && asked !== 'full') throw new Error(`Expected the notebook mode 'quick' or 'full', but got '${String(asked)}'`);
+  if (env.BIGBIGAN_QUICK === '1') return 'quick';
+  if (env.BIGBIGAN_QUICK === '0') return 'full';
+  return asked;
+}
+
 /** True when the environment asks for quick mode: `BIGBIGAN_QUICK=1` (what `npm run notebooks` sets unless --full). */
 export function quickMode(env: NodeJS.ProcessEnv = process.env): boolean {
   return env.BIGBIGAN_QUICK === '1';
