@@ -75,6 +75,11 @@ export class SectionResults {
     this.sections.set(row, outcome);
   }
 
+  /** Forgets a section (it ran and now shows nothing, e.g. a row left out of ROWS). */
+  delete(row: string): void {
+    this.sections.delete(row);
+  }
+
   /** Every section's rows, in the order the sections first ran. */
   rows(): ResultRow[] {
     return [...this.sections.values()].flatMap((o) => o.rows);
