@@ -8,7 +8,7 @@
  *   node scripts/imports.js --edges    also every folder-to-folder edge with its count
  *
  * Layers, lowest first; a module may import its own layer and the layers below it:
- *   util < backend < core (config, presets, config_check, model/, data/) < train < eval < run
+ *   util < backend < core (config, presets, config_check, model/, data/) < train < eval < pretrained < run
  *   < sweep < index (the kit's public entry) < notebook < cli
  * and besides: the CLI does not import the notebook helpers (the training path never loads them).
  */
@@ -26,6 +26,7 @@ const LAYERS = [
   ['core', (m) => ['config', 'presets', 'config_check'].includes(m) || m.startsWith('model/') || m.startsWith('data/')],
   ['train', (m) => m.startsWith('train/')],
   ['eval', (m) => m.startsWith('eval/')],
+  ['pretrained', (m) => m.startsWith('pretrained/')],
   ['run', (m) => m.startsWith('run/')],
   ['sweep', (m) => m.startsWith('sweep/')],
   ['index', (m) => m === 'index'],

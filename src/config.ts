@@ -125,6 +125,12 @@ export interface Config {
    * Small scale: G's lr is 2e-4, and 2.5 keeps E's at the paper's 5e-4 (10 gave messier samples at 300 steps).
    */
   eLrMult: number;
+  /**
+   * Fraction of the run, at its end, over which every learning rate falls linearly to 0 (0.33: constant for the
+   * first two thirds of `steps`, then down to 0 at the last step). The paper: 0 (constant). A schedule of `steps`,
+   * so a run cut short by --minutes, or resumed with more steps, follows the new run length.
+   */
+  lrDecay: number;
   /** Adam's β1: 0.5 (DCGAN's) at small scale; the paper's BigGAN setting 0 in bench32 and imagenet128. */
   beta1: number;
   beta2: number;
@@ -200,6 +206,7 @@ export const DEFAULT_CONFIG: Config = {
   lrG: 2e-4,
   lrD: 2e-4,
   eLrMult: 2.5,
+  lrDecay: 0,
   beta1: 0.5,
   beta2: 0.999,
   emaDecay: 0.99,
@@ -280,6 +287,7 @@ export const CONFIG_RANGES: { readonly [K in keyof Config]: KeyRange } = {
   lrG: positive,
   lrD: positive,
   eLrMult: positive,
+  lrDecay: { kind: 'number', min: 0, max: 1 },
   beta1: unitOpen,
   beta2: unitOpen,
   emaDecay: { kind: 'number', min: 0, max: 1 },

@@ -65,15 +65,33 @@ export const PRESETS: Record<string, Preset> = {
 /** For rows without s_x: the paper's joint score J (dJoint 'pairing' sees no realness) and G's full weight of it. */
 const JOINT_CARRIES_G: Partial<Config> = { dJoint: 'mlp', gJointWeight: 1 };
 
+/**
+ * One direction the paper's Table 1 reports for a row: its `measure` is `is` (better or worse: lower FID,
+ * higher IS and probe top-1 are better) than the same measure of the row `against` (default 'base').
+ * Claims of "about as good" are not directions and are not listed (sweep/verdicts.ts tests these).
+ */
+export interface PaperDirection {
+  measure: 'FID' | 'IS' | 'probe_top1';
+  is: 'better' | 'worse';
+  against?: string;
+}
+
 /** A Table-1 row of the paper mapped to small scale (a delta on the preset). */
 export interface Ablation {
   about: string;
   delta: Partial<Config>;
   /** Channel units halved relative to the preset (so "small" means smaller on every preset). */
   halve?: Array<'eCh' | 'gCh' | 'dCh'>;
-  /** What the paper reports for this row against Base (Table 1). */
+  /** What the paper reports for this row against Base (Table 1), in words. */
   paper: string;
+  /** The same as data: the directions the paper reports (none: a reference row, or only "about as good"). */
+  directions?: PaperDirection[];
 }
+
+/** "Generation (IS/FID) is `is`", as two directions. */
+const generation = (is: PaperDirection['is']): PaperDirection[] => [{ measure: 'FID', is }, { measure: 'IS', is }];
+/** "Classification (probe top-1) is `is` than `against`". */
+const classification = (is: PaperDirection['is'], against?: string): PaperDirection[] => [{ measure: 'probe_top1', is, against }];
 
 export const ABLATIONS: Record<string, Ablation> = {
   'base': { about: 'the preset as it is', delta: {}, paper: 'reference row' },
@@ -81,46 +99,73 @@ export const ABLATIONS: Record<string, Ablation> = {
     about: "the paper's objective: D's J on [F(x), H(z)], G also follows s_xz, no latent regression (the small-scale recipe off)",
     delta: { ...PAPER_OBJECTIVE }, paper: 'the paper itself (Base)',
   },
-  'deterministic-e': { about: 'E outputs mu only', delta: { eStochastic: false }, paper: 'classification clearly worse' },
-  'uniform-pz': { about: 'P_z = U(-1, 1)', delta: { latent: 'uniform' }, paper: 'similar (slightly worse)' },
+  'deterministic-e': {
+    about: 'E outputs mu only', delta: { eStochastic: false },
+    paper: 'classification clearly worse', directions: classification('worse'),
+  },
+  'uniform-pz': {
+    about: 'P_z = U(-1, 1)', delta: { latent: 'uniform' },
+    paper: 'similar (slightly worse)', directions: classification('worse'),
+  },
   'x-unary-only': {
     about: 'losses keep s_x and s_xz', delta: { unary: 'x' },
-    paper: 'IS/FID about as good as Base; classification slightly worse',
+    paper: 'IS/FID about as good as Base; classification slightly worse', directions: classification('worse'),
   },
   // Without s_x, G learns only through s_xz: these rows use the paper's J (which sees x's realness) and G's full share of it.
   'z-unary-only': {
     about: 'losses keep s_z and s_xz', delta: { unary: 'z', ...JOINT_CARRIES_G },
-    paper: 'IS/FID much worse (the x unary term matters most)',
+    paper: 'IS/FID much worse (the x unary term matters most)', directions: generation('worse'),
   },
-  'no-unaries': { about: 'losses keep s_xz only (BiGAN)', delta: { unary: 'none', ...JOINT_CARRIES_G }, paper: 'IS/FID much worse' },
-  'small-e': { about: "E at half the preset's channel unit (eCh / 2)", delta: {}, halve: ['eCh'], paper: 'classification worse' },
+  'no-unaries': {
+    about: 'losses keep s_xz only (BiGAN)', delta: { unary: 'none', ...JOINT_CARRIES_G },
+    paper: 'IS/FID much worse', directions: generation('worse'),
+  },
+  'small-e': {
+    about: "E at half the preset's channel unit (eCh / 2)", delta: {}, halve: ['eCh'],
+    paper: 'classification worse', directions: classification('worse'),
+  },
   'small-g': {
     about: "G at half the preset's channel unit (gCh / 2; the paper: 32 vs 96)", delta: {}, halve: ['gCh'],
-    paper: 'IS/FID and classification worse',
+    paper: 'IS/FID and classification worse', directions: [...generation('worse'), ...classification('worse')],
   },
   'no-e': {
     about: 'no encoder: a plain BigGAN (D = F and s_x)', delta: { noEncoder: true },
     paper: 'generation about as Base; no representation',
   },
-  'high-res-e': { about: 'E sees 64x64, D sees it average-pooled to 32', delta: { eResolution: 64 }, paper: 'classification better' },
+  'high-res-e': {
+    about: 'E sees 64x64, D sees it average-pooled to 32', delta: { eResolution: 64 },
+    paper: 'classification better', directions: classification('better'),
+  },
   'low-res-g': {
     about: 'G makes 16x16 (with the 64x64 E)',
     delta: { resolution: 16, gMults: [4, 2, 1], eResolution: 64, dAttention: 8 },
-    paper: 'classification about as good, generation worse',
+    paper: 'classification about as good, generation worse', directions: generation('worse'),
   },
   'high-res-g': {
     about: 'G makes 64x64 (with the 64x64 E)',
     delta: { resolution: 64, gMults: [4, 4, 2, 2, 1], gAttention: 32, eResolution: 64, dMults: [1, 1, 2, 4], dAttention: 32 },
-    paper: 'generation better at higher cost',
+    paper: 'generation better at higher cost', directions: generation('better'),
   },
   'resnet-x1': { about: 'ResNet E, width x1', delta: { eArch: 'resnet', eWidth: 1 }, paper: 'ResNet x1 < RevNet x1' },
-  'resnet-x2': { about: 'ResNet E, width x2', delta: { eArch: 'resnet', eWidth: 2 }, paper: 'wider is better' },
-  'revnet-x1': { about: 'RevNet E, width x1', delta: { eArch: 'revnet', eWidth: 1 }, paper: 'RevNet beats ResNet at equal width' },
-  'revnet-x2': { about: 'RevNet E, width x2', delta: { eArch: 'revnet', eWidth: 2 }, paper: 'wider is better' },
-  'revnet-x4': { about: 'RevNet E, width x4', delta: { eArch: 'revnet', eWidth: 4 }, paper: 'the best classifier of the table' },
+  'resnet-x2': {
+    about: 'ResNet E, width x2', delta: { eArch: 'resnet', eWidth: 2 },
+    paper: 'wider is better', directions: classification('better', 'resnet-x1'),
+  },
+  'revnet-x1': {
+    about: 'RevNet E, width x1', delta: { eArch: 'revnet', eWidth: 1 },
+    paper: 'RevNet beats ResNet at equal width', directions: classification('better', 'resnet-x1'),
+  },
+  'revnet-x2': {
+    about: 'RevNet E, width x2', delta: { eArch: 'revnet', eWidth: 2 },
+    paper: 'wider is better', directions: classification('better', 'revnet-x1'),
+  },
+  'revnet-x4': {
+    about: 'RevNet E, width x4', delta: { eArch: 'revnet', eWidth: 4 },
+    paper: 'the best classifier of the table', directions: classification('better', 'revnet-x2'),
+  },
   'e-lr-1x': {
     about: "E's learning rate equal to G's (no decoupled E optimisation)", delta: { eLrMult: 1 },
-    paper: 'classification much worse than 10x',
+    paper: 'classification much worse than 10x', directions: classification('worse'),
   },
 };
 

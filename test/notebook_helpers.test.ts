@@ -140,11 +140,12 @@ describe('notebook helpers: ablations', () => {
       JSON.stringify({ step: 20, kind: 'eval', fid: 9, is: 1 }),
       JSON.stringify({
         step: 40, kind: 'eval', fid: 7, is: 2, probe_top1: 0.5, knn1: 0.4, class_consistency: 0.3, probe_top1_random_init: 0.45,
+        probe_top1_pixels: 0.8,
       }),
     ].join('\n'));
     assert.deepEqual(nb.resultFromMetrics('base', 0, m), {
       row: 'base', seed: 0, steps: 40, IS: 2, FID: 7, probe_top1: 0.5, probe_top5: null, knn1: 0.4, class_consistency: 0.3, wall_s: 60,
-      probe_top1_random_init: 0.45, knn1_random_init: null,
+      probe_top1_random_init: 0.45, knn1_random_init: null, probe_top1_pixels: 0.8, knn1_pixels: null,
     });
   });
 });

@@ -15,7 +15,7 @@ import { resultsMarkdown } from '../src/notebook/ablations';
 import { readResultsTable } from '../src/sweep/results';
 import { trainRun } from '../src/run/train_run';
 import { ablationSweep, jobState, openSweepFolder, planSweep } from '../src/sweep/plan';
-import { tinySweep } from './sweep_fixture';
+import { TINY_EVAL, tinySweep } from './sweep_fixture';
 import { runLocalSweep } from '../src/sweep/local';
 
 
@@ -37,7 +37,13 @@ describe('ablation sweep', () => {
     for (const j of jobs) {
       assert.equal(j.cfg.steps, 100);
       assert.equal(j.cfg.seed, j.seed);
-      assert.equal(j.cfg.evalEvery, 0);
+      assert.equal(j.cfg.evalEvery, 25);  // SWEEP_CURVE_POINTS (4) evaluations: the curves
+    }
+    // A --set evalEvery wins (0: no curves); the definition records what the runs do.
+    for (const every of [10, 0]) {
+      const set = ablationSweep({ preset: 'mnist', rows: ['base'], seeds: 1, steps: 100, settings: [`evalEvery=${every}`] });
+      assert.equal(set.curves!.evalEvery, every);
+      assert.equal(planSweep(set)[0].cfg.evalEvery, every);
     }
     assert.notDeepEqual(jobs.find((j) => j.name === 'base-s1')!.cfg, base0.cfg);
     assert.throws(() => ablationSweep({ preset: 'mnist', rows: ['base', 'bigger-g'], seeds: 1, steps: 10 }),
@@ -76,6 +82,20 @@ describe('ablation sweep', () => {
       .map((l) => JSON.parse(l))
       .filter((l) => l.kind === undefined);  // the training lines (diagnostics have kind 'diag')
     assert.deepEqual(lines.map((l) => l.step), [1, 2, 3, 4]);
+    // The curves survive the pruning: every quick evaluation (every ceil(4 / 4) = 1 step) and diagnosis, as logged.
+    assert.ok(files.includes('curves.jsonl') && files.includes('metrics.jsonl.gz'), `kept: ${files}`);
+    const curves = fs.readFileSync(path.join(dir, 'curves.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const logged = zlib.gunzipSync(fs.readFileSync(path.join(dir, 'metrics.jsonl.gz'))).toString().trim().split('\n')
+      .map((l) => JSON.parse(l)).filter((l) => l.kind !== undefined);
+    assert.deepEqual(curves, logged);
+    assert.deepEqual(curves.filter((l) => l.kind === 'eval').map((l) => l.step), [1, 2, 3, 4]);
+    assert.deepEqual(curves.filter((l) => l.kind === 'diag').map((l) => l.step), [0, 4]);
+    for (const l of curves.filter((c) => c.kind === 'eval')) {
+      assert.ok(l.fid > 0 && l.probe_top1 >= 0 && l.probe_top1 <= 1, JSON.stringify(l));
+    }
+    // The quick evaluation at the last step is the final model's, measured with the curves' settings: its FID is the table's
+    // when both settings are the same (TINY_EVAL here), at the sweep's one resolution.
+    assert.equal(curves.filter((l) => l.kind === 'eval').pop().fid, table[0].FID);
 
     // The Markdown summary (bigbigan results): one line per row, mean ± std over the 2 seeds.
     const md = resultsMarkdown(table, (row) => `paper says ${row}`).split('\n');
@@ -84,12 +104,12 @@ describe('ablation sweep', () => {
     const mean = (fids[0] + fids[1]) / 2, sd = Math.abs(fids[0] - fids[1]) / Math.SQRT2;
     assert.match(md[2],
                  new RegExp(`^\\| base \\| 2 \\| ${mean.toFixed(1)} ± ${sd.toFixed(1)} \\|.*reference row \\| paper says base \\|$`));
-    assert.match(md[3], /^\| no-e \| 2 \|.*no representation \| paper says no-e \|$/);
+    assert.match(md[3], /^\| no-e \| 2 \|.*\| no direction to test \(paper: paper says no-e\) \| paper says no-e \|$/);
 
-    const logged: string[] = [];
-    const again = await runLocalSweep(def, { out, jobs: 2, ...quiet, log: (l) => logged.push(l) });
+    const said: string[] = [];
+    const again = await runLocalSweep(def, { out, jobs: 2, ...quiet, log: (l) => said.push(l) });
     assert.deepEqual([again.skipped, again.trained, again.resumed], [4, 0, 0]);
-    assert.match(logged.join('\n'), /all 4 runs in .* are finished: nothing to train/);
+    assert.match(said.join('\n'), /all 4 runs in .* are finished: nothing to train/);
     assert.deepEqual(readResultsTable(path.join(out, 'results.csv')), table);
 
     // A different budget in the same folder is refused, naming the difference; more seeds are added.
@@ -103,8 +123,9 @@ describe('ablation sweep', () => {
     const def = tinySweep(['base'], 1);
     openSweepFolder(out, def);
     const [job] = planSweep(def);
-    // Half the run, as a crash after the step-2 checkpoint leaves it (steps may change on resume).
-    await trainRun({ cfg: { ...job.cfg, steps: 2, checkpointEvery: 2 }, out: path.join(out, job.name), quiet: true });
+    // Half the run, as a crash after the step-2 checkpoint leaves it (steps may change on resume); evaluated as the sweep does.
+    const evaluation = { settings: TINY_EVAL, cacheDir, featureNetSteps: 20, resolution: def.evalResolution };
+    await trainRun({ cfg: { ...job.cfg, steps: 2, checkpointEvery: 2 }, out: path.join(out, job.name), quiet: true, evaluation });
     assert.equal(jobState(out, job), 'partial');
     const s = await runLocalSweep(def, { out, jobs: 1, ...quiet });
     assert.deepEqual([s.resumed, s.trained], [1, 0]);
@@ -115,10 +136,15 @@ describe('ablation sweep', () => {
 
     // The same run uninterrupted: the same losses at every step (resumption is exact).
     const whole = fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-whole-'));
-    await trainRun({ cfg: job.cfg, out: whole, quiet: true });
-    const wholeLines = fs.readFileSync(path.join(whole, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
-      .filter((l) => l.kind === undefined);
+    await trainRun({ cfg: job.cfg, out: whole, quiet: true, evaluation });
+    const wholeAll = fs.readFileSync(path.join(whole, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const wholeLines = wholeAll.filter((l) => l.kind === undefined);
     assert.deepEqual(lines.map((l) => l.L_EG), wholeLines.map((l) => l.L_EG));
+    // Its curves too: the same evaluation at every step, none lost or repeated across the interruption.
+    const evals = (all: Array<{ kind?: string; step: number; fid?: number }>) =>
+      all.filter((l) => l.kind === 'eval').map((l) => [l.step, l.fid]);
+    const resumedCurves = fs.readFileSync(path.join(out, job.name, 'curves.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(evals(resumedCurves), evals(wholeAll));
   });
 
   test('a sweep folder that is not a sweep is one clear error', () => {

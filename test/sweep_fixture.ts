@@ -1,4 +1,4 @@
-/** The tiny sweep the sweep tests share: a 16x16 model for seconds per run, a cheap evaluation. */
+/** The tiny sweep the sweep tests share: a 16x16 model for seconds per run, cheap evaluations (at the end and for the curves). */
 import { EvalSettings } from '../src/eval/evaluate';
 import { ablationSweep, SweepDefinition } from '../src/sweep/plan';
 
@@ -9,5 +9,6 @@ export const TINY_EVAL: EvalSettings = {
 };
 
 export function tinySweep(rows: string[], seeds: number, steps = 4, settings: string[] = []): SweepDefinition {
-  return ablationSweep({ preset: 'mnist', rows, seeds, steps, settings: [...TINY, ...settings], evaluation: TINY_EVAL });
+  return ablationSweep({ preset: 'mnist', rows, seeds, steps, settings: [...TINY, ...settings], evaluation: TINY_EVAL,
+                        curveEvaluation: TINY_EVAL });
 }

@@ -85,6 +85,21 @@ describe('trainer', () => {
     assert.deepEqual(stepsOf('diag'), [0, 2, 4], 'the encoder diagnostics: at the start and at the end of each part, once each');
   });
 
+  test('lrDecay: every learning rate falls linearly over the last part of the run (logged rates read back)', async () => {
+    const cfg = tiny({ steps: 5, lrDecay: 0.6, lrG: 1e-3, lrD: 3e-3, eLrMult: 2 });  // decay over round(0.6 * 5) = 3 steps
+    const out = tmp();
+    await trainRun({ cfg, out, quiet: true, dataset: mnist });
+    const lines = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+      .filter((l) => l.kind === undefined);
+    const expected = [1, 1, 1, 2 / 3, 1 / 3];  // from 1 at step steps - 3 down to 1/3 at the last step
+    assert.deepEqual(lines.map((l) => l.step), [1, 2, 3, 4, 5]);
+    lines.forEach((l, i) => {
+      assert.ok(Math.abs(l.lr_G - 1e-3 * expected[i]) < 1e-12, `step ${l.step}: lr_G ${l.lr_G}`);
+      assert.ok(Math.abs(l.lr_D - 3e-3 * expected[i]) < 1e-12, `step ${l.step}: lr_D ${l.lr_D}`);
+      assert.ok(Math.abs(l.lr_E - 2e-3 * expected[i]) < 1e-12, `step ${l.step}: lr_E ${l.lr_E}`);
+    });
+  });
+
   test('--minutes: a run whose time runs out ends at that step (pictures, checkpoint) and resumes towards its steps', async () => {
     const out = tmp();
     const first = await trainRun({ cfg: tiny({ steps: 6 }), out, quiet: true, dataset: mnist, minutes: 1e-6 });

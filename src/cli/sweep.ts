@@ -7,7 +7,10 @@ import * as path from 'path';
 import { ABLATIONS } from '../presets';
 import { runLocalSweep } from '../sweep/local';
 import { ablationSweep, SweepDefinition } from '../sweep/plan';
-import { readResultsTable, resultsMarkdown } from '../sweep/results';
+import { readResultsTable } from '../sweep/results';
+import { resultsMarkdown, verdictHeader } from '../sweep/report';
+import { hasEvalCurves, rowCurves } from '../sweep/curves';
+import { writeCurveCharts } from '../sweep/charts';
 import { BACKEND_OPTION, Command, intOption, stringOption, UsageError } from './command';
 
 /** E/G steps of every sweep run: the documented budget of the mnist / fashion sweeps (README, Results). */
@@ -106,19 +109,31 @@ stops renewing its lock for --stall-seconds (default 30) goes to another worker 
 
 export const resultsCommand: Command = {
   name: 'results',
-  summary: "a sweep's results table summarised over seeds as Markdown",
+  summary: "a sweep's results table summarised over seeds as Markdown, verdicts against the paper, curve charts",
   synopsis: 'DIR|FILE',
-  about: `A sweep's results table (DIR/results.csv) summarised over seeds as Markdown: mean ± std, the direction
-of each row against Base and the paper's.`,
+  about: `A sweep's results table (DIR/results.csv) summarised over seeds as Markdown: mean ± std, each trained figure
+beside its random-init E and raw pixels and the trained − random-init gain, and a verdict on each of the paper's
+Table-1 directions (reproduced / opposite / not resolved, by the rule printed above the table), counted at the
+top. The charts of FID and probe top-1 against step (one line per row, mean ± std over seeds, Base in black) are
+written into the sweep folder as DIR/curves-fid.svg and DIR/curves-probe.svg when its runs logged curves.`,
   options: {},
   positionals: true,
   run({ positionals }) {
     const [target] = positionals;
     if (target === undefined) throw new UsageError('Expected a sweep folder or results file: bigbigan results DIR');
-    const file = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, 'results.csv') : target;
+    const isDir = fs.existsSync(target) && fs.statSync(target).isDirectory();
+    const file = isDir ? path.join(target, 'results.csv') : target;
+    const dir = isDir ? target : path.dirname(file);
     const rows = readResultsTable(file);
     if (rows === null) throw new UsageError(`Expected a results table at ${file}, but it does not exist`);
+    const [count, rule] = verdictHeader(rows);
+    console.log(`${dir}: ${count}\n${rule}\n`);
     console.log(resultsMarkdown(rows, (row) => ABLATIONS[row]?.paper ?? ''));
+    const curves = fs.existsSync(path.join(dir, 'results.csv')) ? rowCurves(dir) : [];
+    const charts = hasEvalCurves(curves) ? writeCurveCharts(dir, curves) : [];
+    console.log('');
+    console.log(charts.length > 0 ? `curves: ${charts.join(', ')}`
+      : `curves: none in ${dir} (its runs logged no evaluation during training, as sweeps did before curves): no chart written`);
     return Promise.resolve();
   },
 };

@@ -105,14 +105,24 @@ export function holdOutCount(size: number, count: number, what = 'trainValSize')
 export function holdOut(
   split: Split, size: number, seed: number, names: [string, string], what?: string,
 ): { rest: Split; heldOut: Split } {
-  const n = holdOutCount(size, split.count, what);
-  const chosen = new Uint8Array(split.count);
-  const perm = new Rng(seed).permutation(split.count);
+  const { rest, held } = holdOutIndices(split.count, size, seed, what);
+  return { rest: subset(split, rest, names[0]), heldOut: subset(split, held, names[1]) };
+}
+
+/**
+ * The indices holdOut puts in each part of `count` examples: a seeded random
+ * `size` (see holdOutCount) held out, both parts in their original order.
+ * Shared with lists of image files that are never decoded all at once.
+ */
+export function holdOutIndices(count: number, size: number, seed: number, what?: string): { rest: number[]; held: number[] } {
+  const n = holdOutCount(size, count, what);
+  const chosen = new Uint8Array(count);
+  const perm = new Rng(seed).permutation(count);
   for (let k = 0; k < n; k++) chosen[perm[k]] = 1;
   const rest: number[] = [];
   const held: number[] = [];
-  for (let i = 0; i < split.count; i++) (chosen[i] ? held : rest).push(i);
-  return { rest: subset(split, rest, names[0]), heldOut: subset(split, held, names[1]) };
+  for (let i = 0; i < count; i++) (chosen[i] ? held : rest).push(i);
+  return { rest, held };
 }
 
 /** Options shared by all loaders for the train / trainVal hold-out. */

@@ -18,7 +18,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type sharpModule from 'sharp';
-import { Dataset, HoldOutOptions, holdOut, makeDataset, makeSplit, Split } from './dataset';
+import { Dataset, HoldOutOptions, holdOutIndices, makeDataset, makeSplit, Split } from './dataset';
 import { DatasetError, requirePath } from './errors';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png'];
@@ -39,9 +39,19 @@ export interface ImageFolderOptions extends HoldOutOptions {
 }
 
 /** One image file and its class id. */
-interface Entry {
+export interface ImageFile {
   file: string;
   label: number;
+}
+
+/** The files of an image folder's splits, before any decoding (imageFolderFiles). */
+export interface ImageFolderFiles {
+  /** The folder's base name, the dataset's name. */
+  name: string;
+  classNames: string[];
+  /** The original train split (trainVal not yet held out) and the test split, round-robin over classes. */
+  train: ImageFile[];
+  test: ImageFile[];
 }
 
 const visible = (name: string) => !name.startsWith('.');
@@ -66,8 +76,8 @@ function listImages(dir: string): string[] {
  * keeps every class). With `requireEach`, a class folder without images is an
  * error; otherwise folders may be missing but must name known classes.
  */
-function scanSplit(dir: string, classNames: string[], requireEach: boolean): Entry[] {
-  const perClass: Entry[][] = [];
+function scanSplit(dir: string, classNames: string[], requireEach: boolean): ImageFile[] {
+  const perClass: ImageFile[][] = [];
   for (const name of listClasses(dir)) {
     const label = classNames.indexOf(name);
     if (label < 0) {
@@ -80,7 +90,7 @@ function scanSplit(dir: string, classNames: string[], requireEach: boolean): Ent
     perClass.push(files.map((file) => ({ file, label })));
   }
   const total = perClass.reduce((a, c) => a + c.length, 0);
-  const entries: Entry[] = [];
+  const entries: ImageFile[] = [];
   for (let k = 0; entries.length < total; k++) {
     for (const c of perClass) if (k < c.length) entries.push(c[k]);
   }
@@ -112,18 +122,26 @@ async function decodeImage(sharp: typeof sharpModule, file: string, resolution: 
   }
 }
 
-/** Decodes `entries` into one Split, a few files at a time. */
-async function decodeSplit(name: string, entries: Entry[], resolution: number, channels: 1 | 3): Promise<Split> {
+/**
+ * Decodes `files` to resolution x resolution x channels bytes each (HWC, one
+ * after the other), a few files at a time: a batch of a folder too large to
+ * hold decoded.
+ */
+export async function decodeImages(files: string[], resolution: number, channels: 1 | 3): Promise<Uint8Array> {
   const sharp = loadSharp();
   const size = resolution * resolution * channels;
-  const images = new Uint8Array(entries.length * size);
+  const images = new Uint8Array(files.length * size);
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < entries.length; i = next++) {
-      images.set(await decodeImage(sharp, entries[i].file, resolution, channels), i * size);
-    }
+    for (let i = next++; i < files.length; i = next++) images.set(await decodeImage(sharp, files[i], resolution, channels), i * size);
   };
-  await Promise.all(Array.from({ length: Math.min(entries.length, os.cpus().length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(files.length, os.cpus().length) }, worker));
+  return images;
+}
+
+/** Decodes `entries` into one Split. */
+async function decodeSplit(name: string, entries: ImageFile[], resolution: number, channels: 1 | 3): Promise<Split> {
+  const images = await decodeImages(entries.map((e) => e.file), resolution, channels);
   return makeSplit(name, images, Int32Array.from(entries, (e) => e.label), resolution, resolution, channels);
 }
 
@@ -132,28 +150,38 @@ function subDir(root: string, names: string[]): string | undefined {
   return names.map((n) => path.join(root, n)).find((p) => fs.existsSync(p) && isDir(p));
 }
 
-/** Loads an image-folder dataset (see the module comment for the layout and split convention). */
-export async function loadImageFolder(root: string, opts: ImageFolderOptions = {}): Promise<Dataset> {
+/**
+ * The image files of an image folder's train and test splits, by the
+ * module comment's layout and split convention (`limit`, `testSize` and `seed`
+ * as in loadImageFolder, which decodes exactly these files), without
+ * decoding any.
+ */
+export function imageFolderFiles(root: string, opts: Pick<ImageFolderOptions, 'limit' | 'testSize' | 'seed'> = {}): ImageFolderFiles {
   requirePath(root, 'an image folder');
   if (!isDir(root)) throw new DatasetError(`Expected an image folder at ${root}, but got a file`);
-  const resolution = opts.resolution ?? DEFAULT_IMAGE_RESOLUTION;
-  const channels = opts.channels ?? 3;
-  if (!Number.isInteger(resolution) || resolution < 1) {
-    throw new DatasetError(`Expected a positive whole resolution, but got ${resolution}`);
-  }
-  if (channels !== 1 && channels !== 3) throw new DatasetError(`Expected channels 1 or 3, but got ${channels}`);
-  const capped = (entries: Entry[]) => entries.slice(0, opts.limit ?? entries.length);
+  const capped = (entries: ImageFile[]) => entries.slice(0, opts.limit ?? entries.length);
   const trainDir = subDir(root, ['train']);
   const testDir = trainDir && subDir(root, ['val', 'test']);
   const classRoot = trainDir ?? root;
   const classNames = listClasses(classRoot);
-  const train = await decodeSplit('train', capped(scanSplit(classRoot, classNames, true)), resolution, channels);
-  let pair: { rest: Split; heldOut: Split };
-  if (testDir) {
-    pair = { rest: train, heldOut: await decodeSplit('test', capped(scanSplit(testDir, classNames, false)), resolution, channels) };
-  } else {
-    const seed = (opts.seed ?? 0) + 1; // a different permutation from the trainVal hold-out's
-    pair = holdOut(train, opts.testSize ?? DEFAULT_TEST_SIZE, seed, ['train', 'test'], 'testSize');
+  const name = path.basename(path.resolve(root));
+  const train = capped(scanSplit(classRoot, classNames, true));
+  if (testDir) return { name, classNames, train, test: capped(scanSplit(testDir, classNames, false)) };
+  const seed = (opts.seed ?? 0) + 1; // a different permutation from the trainVal hold-out's
+  const { rest, held } = holdOutIndices(train.length, opts.testSize ?? DEFAULT_TEST_SIZE, seed, 'testSize');
+  return { name, classNames, train: rest.map((i) => train[i]), test: held.map((i) => train[i]) };
+}
+
+/** Loads an image-folder dataset (see the module comment for the layout and split convention). */
+export async function loadImageFolder(root: string, opts: ImageFolderOptions = {}): Promise<Dataset> {
+  const resolution = opts.resolution ?? DEFAULT_IMAGE_RESOLUTION;
+  const channels = opts.channels ?? 3;
+  const files = imageFolderFiles(root, opts);
+  if (!Number.isInteger(resolution) || resolution < 1) {
+    throw new DatasetError(`Expected a positive whole resolution, but got ${resolution}`);
   }
-  return makeDataset(path.basename(path.resolve(root)), classNames.length, classNames, pair.rest, pair.heldOut, opts);
+  if (channels !== 1 && channels !== 3) throw new DatasetError(`Expected channels 1 or 3, but got ${channels}`);
+  const train = await decodeSplit('train', files.train, resolution, channels);
+  const test = await decodeSplit('test', files.test, resolution, channels);
+  return makeDataset(files.name, files.classNames.length, files.classNames, train, test, opts);
 }

@@ -44,8 +44,21 @@ export interface InceptionOptions {
   testAccuracy?: number | null;
 }
 
-/** model.json and its weight shards read with fs: Node's tfjs has no file:// handler. */
-async function readModelFolder(dir: string): Promise<{ artifacts: tf.io.ModelArtifacts; graph: boolean; nodes: string[] }> {
+/** Bytes per element of a weight as stored (quantized weights keep their quantized size); null for strings. */
+function storedBytes(w: tf.io.WeightsManifestEntry): number | null {
+  const q = w.quantization?.dtype;
+  const size = q !== undefined ? { uint8: 1, uint16: 2, float16: 2 }[q]
+    : { float32: 4, int32: 4, bool: 1, complex64: 8, string: null }[w.dtype];
+  return size === undefined ? null : size;
+}
+
+/**
+ * model.json and its weight shards read with fs (Node's tfjs has no file://
+ * handler), each weight group's files checked to hold the bytes its weights
+ * need (tfjs would otherwise fail later with a bare RangeError). Shared by
+ * the pretrained BigBiGAN loader (src/pretrained/).
+ */
+export async function readModelFolder(dir: string): Promise<{ artifacts: tf.io.ModelArtifacts; graph: boolean; nodes: string[] }> {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new Error(`Expected a folder holding a tfjs model (model.json and weight files) at ${dir}, but there is none`);
   }
@@ -65,12 +78,25 @@ async function readModelFolder(dir: string): Promise<{ artifacts: tf.io.ModelArt
       `but got format ${JSON.stringify(json?.format)} with keys ${Object.keys(json ?? {}).join(', ')}`);
   }
   const artifacts = await tf.io.getModelArtifactsForJSON(json, async (manifest) => {
-    const buffers = manifest.flatMap((group) => group.paths.map((p) => {
-      const file = path.join(dir, p);
-      if (!fs.existsSync(file)) throw new Error(`Expected weight file ${file} (listed in ${jsonFile}), but it is missing`);
-      const b = fs.readFileSync(file);
-      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-    }));
+    const buffers = manifest.flatMap((group) => {
+      const files = group.paths.map((p) => path.join(dir, p));
+      const parts = files.map((file) => {
+        if (!fs.existsSync(file)) throw new Error(`Expected weight file ${file} (listed in ${jsonFile}), but it is missing`);
+        const b = fs.readFileSync(file);
+        return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+      });
+      const sizes = group.weights.map((w) => {
+        const b = storedBytes(w);
+        return b === null ? null : b * w.shape.reduce((a, d) => a * d, 1);
+      });
+      const need = sizes.every((b) => b !== null) ? (sizes as number[]).reduce((a, b) => a + b, 0) : 0;
+      const have = parts.reduce((a, b) => a + b.byteLength, 0);
+      if (have < need) {
+        throw new Error(`Expected the weight files ${files.join(', ')} to hold ${need} bytes for the ${group.weights.length} weights ` +
+          `${jsonFile} lists, but they hold ${have}: a copy or conversion was cut short; copy or convert the model again`);
+      }
+      return parts;
+    });
     return [manifest.flatMap((group) => group.weights), buffers];
   });
   const nodes = graph ? (topology.node as Array<{ name: string }>).map((n) => n.name) : [];

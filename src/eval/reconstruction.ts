@@ -31,8 +31,23 @@ export function reconstruct(models: Models, x: tf.Tensor4D, opts: { ema?: boolea
 
 /** Writes rows of 8: x, then G(E(x)) from z_mean, then from z_sample, repeated for each 8 inputs. */
 export async function writeReconstructionGrid(file: string, models: Models, x: tf.Tensor4D, opts: { ema?: boolean } = {}): Promise<void> {
+  const r = reconstruct(models, x, opts);
+  try {
+    await writeReconstructionRows(file, r);
+  } finally {
+    tf.dispose([r.x, r.fromMean, r.fromSample]);
+  }
+}
+
+/**
+ * Writes rows of 8: x, then fromMean, then fromSample (all [N, R, R, C] in
+ * [-1, 1]), repeated for each 8 inputs; the caller keeps and frees its tensors.
+ * Also the grid of the pretrained BigBiGAN (src/pretrained/).
+ */
+export async function writeReconstructionRows(file: string,
+                                              r: { x: tf.Tensor4D; fromMean: tf.Tensor4D; fromSample: tf.Tensor4D }): Promise<void> {
+  const x = r.x;
   const grid = tf.tidy(() => {
-    const r = reconstruct(models, x, opts);
     const rows: tf.Tensor4D[] = [];
     for (let i = 0; i < x.shape[0]; i += 8) {
       const n = Math.min(8, x.shape[0] - i);

@@ -11,6 +11,9 @@ import { lastEval, numberOf, Metrics, wallSeconds } from './metrics';
 import { ResultRow } from '../sweep/results';
 
 export * from '../sweep/results';
+export * from '../sweep/report';
+export * from '../sweep/verdicts';
+export * from '../sweep/curves';
 
 /** One changed key between two configs. */
 export interface ConfigChange {
@@ -52,6 +55,7 @@ export function resultFromMetrics(row: string, seed: number, m: Metrics): Result
     row, seed, steps: step, IS: get('is'), FID: get('fid'), probe_top1: get('probe_top1'), probe_top5: null,
     knn1: get('knn1'), class_consistency: get('class_consistency'), wall_s: wallSeconds(m),
     probe_top1_random_init: get('probe_top1_random_init'), knn1_random_init: get('knn1_random_init'),
+    probe_top1_pixels: get('probe_top1_pixels'), knn1_pixels: get('knn1_pixels'),
   };
 }
 

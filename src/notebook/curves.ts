@@ -16,7 +16,7 @@ export interface CurveGroup {
 }
 
 /** Which lines of metrics.jsonl a curve reads. */
-export type CurveKind = 'eval' | 'diag' | 'train';
+export type MetricsKind = 'eval' | 'diag' | 'train';
 
 /** One setting's curve: at each step, the mean over the runs that have a value there, and their standard deviation. */
 export interface GroupCurve {
@@ -29,7 +29,7 @@ export interface GroupCurve {
 }
 
 /** The mean curve of `key` over `runs` (each run smoothed first when `smoothing` is given: an EMA weight, e.g. 0.1 for losses). */
-export function groupCurve(runs: Metrics[], key: string, kind: CurveKind = 'eval', smoothing?: number): GroupCurve {
+export function groupCurve(runs: Metrics[], key: string, kind: MetricsKind = 'eval', smoothing?: number): GroupCurve {
   const byStep = new Map<number, number[]>();
   for (const m of runs) {
     const rows: MetricRow[] = m[kind];
@@ -52,7 +52,7 @@ export function groupCurve(runs: Metrics[], key: string, kind: CurveKind = 'eval
 
 /** Options of overlayFigure. */
 export interface OverlayOptions {
-  kind?: CurveKind;
+  kind?: MetricsKind;
   /** Multiply values (100: fractions as %). */
   scale?: number;
   /** EMA weight applied per run before averaging (loss curves). */

@@ -24,7 +24,7 @@ import { EvalSettings, Evaluator, flatMetrics, QUICK_EVAL } from '../eval/evalua
 import { encoderDiagnostics } from '../eval/diagnostics';
 import { Progress } from '../util/progress';
 import { Rng } from '../util/rng';
-import { createTrainState, disposeTrainState, dStep, egStep, TrainState } from '../train/steps';
+import { createTrainState, disposeTrainState, dStep, egStep, scheduleLearningRates, TrainState } from '../train/steps';
 
 /** Held-out images (and prior latents) of each encoder diagnosis: enough for a stable correlation, a second or two of work. */
 const DIAGNOSIS_IMAGES = 256;
@@ -51,8 +51,11 @@ export interface RunOptions {
   minutes?: number;
   /** Called after every E/G step (sweeps report progress with it). */
   onStep?: (step: number, total: number) => void;
-  /** How the evaluations every cfg.evalEvery steps run (defaults: eval/evaluate.ts QUICK_EVAL, a 1500-step cached feature net). */
-  evaluation?: { settings?: EvalSettings; featureNetSteps?: number; cacheDir?: string };
+  /**
+   * How the evaluations every cfg.evalEvery steps run (defaults: eval/evaluate.ts QUICK_EVAL, a 1500-step cached feature net,
+   * at G's resolution; a sweep fixes `resolution` so that every row is scored alike: EvaluatorOptions.resolution).
+   */
+  evaluation?: { settings?: EvalSettings; featureNetSteps?: number; cacheDir?: string; resolution?: number };
 }
 
 export interface RunResult {
@@ -134,7 +137,7 @@ async function allFinite(state: TrainState): Promise<boolean> {
 async function createEvaluator(cfg: Config, dataset: Dataset, opts: RunOptions): Promise<Evaluator> {
   const evaluator = await Evaluator.create(cfg, {
     dataset, quiet: opts.quiet, inception: cfg.inceptionPath || undefined,
-    cacheDir: opts.evaluation?.cacheDir, featureNetSteps: opts.evaluation?.featureNetSteps,
+    cacheDir: opts.evaluation?.cacheDir, featureNetSteps: opts.evaluation?.featureNetSteps, resolution: opts.evaluation?.resolution,
   });
   evaluator.progress = false;  // one line per evaluation instead
   return evaluator;
@@ -261,6 +264,7 @@ async function trainOpened(opts: RunOptions, cfg: Config, tfBackend: string, ope
     if (missing.eval) lineTime += await evaluate();
     while (state.step < cfg.steps && (state.step === firstStep || !timeUp())) {  // at least one step
       const metrics: Record<string, number> = {};
+      scheduleLearningRates(state);
       for (let k = 0; k < cfg.dSteps; k++) {
         const { x } = batches.next();
         Object.assign(metrics, await dStep(state, x));

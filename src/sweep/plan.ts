@@ -7,15 +7,17 @@
  *
  * Folder layout: <out>/sweep.json (the definition), <out>/<row>-s<seed>/ (a
  * run folder; after its evaluation only config.json, result.json, the final
- * sample and reconstruction grids and metrics.jsonl.gz are kept), and
- * <out>/results.csv + results.json (rewritten as runs finish).
+ * sample and reconstruction grids, curves.jsonl (the quick evaluations and
+ * encoder diagnostics logged during training: sweep/curves.ts) and
+ * metrics.jsonl.gz are kept), and <out>/results.csv + results.json
+ * (rewritten as runs finish).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { listCheckpoints } from '../train/checkpoint';
 import { Config } from '../config';
-import { EvalSettings, evaluateCheckpoint, flatMetrics } from '../eval/evaluate';
+import { EvalSettings, evaluateCheckpoint, flatMetrics, QUICK_EVAL } from '../eval/evaluate';
 import { ensureFolder, readJsonFile, writeFileAtomic } from '../util/fs_safe';
 import { acquireLock, FolderLock } from '../run/lock';
 import { ABLATIONS, resolveConfig } from '../presets';
@@ -23,6 +25,7 @@ import { RESULT_COLUMNS, ResultRow, resultsCsv } from './results';
 import { trainRun } from '../run/train_run';
 import { KIT_VERSION } from '../train/run_checkpoint';
 import { holdsRun, readMetricsLines } from '../run/folder';
+import { CURVES_FILE, curveLinesText } from './curves';
 
 /** What a sweep runs; stored as <out>/sweep.json, and a re-run must match it. */
 export interface SweepDefinition {
@@ -38,6 +41,12 @@ export interface SweepDefinition {
   evaluation: EvalSettings;
   /** Side at which FID/IS/class consistency are measured, the same for every row (the preset's resolution). */
   evalResolution: number;
+  /**
+   * The curves: a quick evaluation every `evalEvery` steps of every run (and at its last step),
+   * with `evaluation`'s settings, kept in the pruned run folder. Absent in sweeps made before
+   * sweeps logged curves (their runs evaluated only at the end).
+   */
+  curves?: { evalEvery: number; evaluation: EvalSettings };
 }
 
 /** One run of the plan; rows whose configs are identical (e.g. resnet-x1 = Base on the mnist preset) share it. */
@@ -66,34 +75,46 @@ export interface JobResult {
 }
 
 /**
- * The evaluation every sweep run gets: the figures of the results table at
- * a cost of ~20 s on the mnist preset (raw G and baselines left out; seed 0
- * of every row adds the random-init E and pixel baselines).
+ * The evaluation every sweep run gets at its end: the figures of the results
+ * table at a cost of ~20 s on the mnist preset without the baselines (raw G
+ * left out). The baselines (random-init E and raw pixels) are measured for
+ * every seed, so that "trained minus random-init" has a spread over seeds.
  */
 export const SWEEP_EVAL: EvalSettings = {
-  samples: 2000, realImages: 2000, probeTrain: 5000, probeEval: 2000, reconstructions: 1000, rawG: false, baselines: false,
+  samples: 2000, realImages: 2000, probeTrain: 5000, probeEval: 2000, reconstructions: 1000, rawG: false, baselines: true,
 };
 
+/** Quick evaluations per sweep run (the points of its curves), evenly spaced, the last at the run's last step. */
+export const SWEEP_CURVE_POINTS = 4;
+
 /**
- * A run's settings: the sweep's defaults (no evaluation during training,
- * pictures at the end, a checkpoint every 50 steps to resume from), then the
- * sweep's --set overrides, then its budget and the seed.
+ * A run's settings: the sweep's defaults (the curves' evaluations, pictures at
+ * the end, a checkpoint every 50 steps to resume from), then the sweep's --set
+ * overrides, then its budget and the seed.
  */
 function runSettings(def: SweepDefinition, seed: number): string[] {
-  return ['evalEvery=0', `sampleEvery=${def.steps}`, `checkpointEvery=${Math.min(50, def.steps)}`, 'keepCheckpoints=1',
-          ...def.settings, `steps=${def.steps}`, `seed=${seed}`];
+  return [`evalEvery=${def.curves?.evalEvery ?? 0}`, `sampleEvery=${def.steps}`, `checkpointEvery=${Math.min(50, def.steps)}`,
+          'keepCheckpoints=1', ...def.settings, `steps=${def.steps}`, `seed=${seed}`];
 }
 
-/** The definition of an ablation sweep (all rows unless `rows` names some), checked. */
+/**
+ * The definition of an ablation sweep (all rows unless `rows` names some), checked. Every run
+ * evaluates itself SWEEP_CURVE_POINTS times (every ceil(steps / points) steps; a `--set
+ * evalEvery=N` among the settings wins, 0: no curves) with `curveEvaluation` (default: the
+ * trainer's QUICK_EVAL sizes), and once at its end with `evaluation` (default SWEEP_EVAL).
+ */
 export function ablationSweep(opts: { preset: string; rows?: string[]; seeds: number; steps: number; settings?: string[];
-                                      evaluation?: EvalSettings }): SweepDefinition {
+                                      evaluation?: EvalSettings; curveEvaluation?: EvalSettings }): SweepDefinition {
   const rows = opts.rows ?? Object.keys(ABLATIONS);
   const unknown = rows.filter((r) => !(r in ABLATIONS));
   if (unknown.length > 0) throw new Error(`Expected ablation rows (${Object.keys(ABLATIONS).join(', ')}), but got ${unknown.join(', ')}`);
-  const base = resolveConfig(opts.preset, 'base', opts.settings ?? []);  // checks the preset and the settings
+  const settings = opts.settings ?? [];
+  const base = resolveConfig(opts.preset, 'base', settings);  // checks the preset and the settings
+  const evalEvery = settings.some((s) => s.startsWith('evalEvery=')) ? base.evalEvery : Math.ceil(opts.steps / SWEEP_CURVE_POINTS);
   return {
     kitVersion: KIT_VERSION, grid: 'ablations', preset: opts.preset, rows, seeds: Array.from({ length: opts.seeds }, (_, i) => i),
-    steps: opts.steps, settings: opts.settings ?? [], evaluation: opts.evaluation ?? SWEEP_EVAL, evalResolution: base.resolution,
+    steps: opts.steps, settings, evaluation: opts.evaluation ?? SWEEP_EVAL, evalResolution: base.resolution,
+    curves: { evalEvery, evaluation: opts.curveEvaluation ?? QUICK_EVAL },
   };
 }
 
@@ -117,9 +138,10 @@ export function planSweep(def: SweepDefinition): SweepJob[] {
 
 /** Keys of a definition that may change between a sweep and its re-run (the rows and seeds may grow). */
 function definitionMismatch(a: SweepDefinition, b: SweepDefinition): string[] {
-  return (['grid', 'preset', 'steps', 'settings', 'evaluation', 'evalResolution'] as const)
+  const shown = (v: unknown) => JSON.stringify(v) ?? 'none';
+  return (['grid', 'preset', 'steps', 'settings', 'evaluation', 'evalResolution', 'curves'] as const)
     .filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
-    .map((k) => `${k} ${JSON.stringify(a[k])} (there) vs ${JSON.stringify(b[k])} (asked)`);
+    .map((k) => `${k} ${shown(a[k])} (there) vs ${shown(b[k])} (asked)`);
 }
 
 /**
@@ -200,7 +222,10 @@ async function trainAndEvaluate(dir: string, def: SweepDefinition, job: SweepJob
   const base = { kitVersion: KIT_VERSION, name: job.name, rows: job.rows, seed: job.seed, steps: def.steps };
   try {
     // A run that stopped before its first checkpoint resumes from step 0 (run/folder.ts).
-    await trainRun({ cfg: job.cfg, out: dir, resume: holdsRun(dir), quiet: true, onStep, lock, log: opts.log });
+    // The curves' evaluations score every row with the final evaluation's feature net, at the sweep's one resolution.
+    const evaluation = { settings: def.curves?.evaluation, cacheDir: opts.cacheDir, featureNetSteps: opts.featureNetSteps,
+                         resolution: def.evalResolution };
+    await trainRun({ cfg: job.cfg, out: dir, resume: holdsRun(dir), quiet: true, onStep, lock, log: opts.log, evaluation });
   } catch (e) {
     const message = (e as Error).message;
     if (!message.startsWith('Non-finite')) throw e;
@@ -229,6 +254,7 @@ function finishJob(dir: string, result: JobResult, opts: JobOptions): void {
   if (opts.keepCheckpoints) return;
   const metrics = path.join(dir, 'metrics.jsonl');
   if (fs.existsSync(metrics)) {
+    writeFileAtomic(path.join(dir, CURVES_FILE), curveLinesText(metrics));  // readable beside the archive, for the results' charts
     writeFileAtomic(metrics + '.gz', zlib.gzipSync(fs.readFileSync(metrics)));
     fs.rmSync(metrics);
   }
@@ -254,7 +280,8 @@ export function sweepResults(out: string, def: SweepDefinition): ResultRow[] {
       rows.push({
         row, seed, steps: r.steps, IS: f('is'), FID: f('fid'), probe_top1: f('probe_top1'), probe_top5: f('probe_top5'), knn1: f('knn1'),
         class_consistency: f('class_consistency'), wall_s: Math.round(r.train_s + r.eval_s),
-        probe_top1_random_init: f('probe_top1_random_init'), knn1_random_init: f('knn1_random_init'), status: r.status, run: job.name,
+        probe_top1_random_init: f('probe_top1_random_init'), knn1_random_init: f('knn1_random_init'),
+        probe_top1_pixels: f('probe_top1_pixels'), knn1_pixels: f('knn1_pixels'), status: r.status, run: job.name,
       });
     }
   }

@@ -1,8 +1,9 @@
 /**
  * The results table of an ablation sweep (data/results/<dataset>-ablations/results.csv):
- * one line per (row, seed) with its generation, representation and
- * reconstruction figures. Written by `bigbigan sweep` (sweep/plan.ts), read by the
- * ablation notebook (notebook/ablations.ts) and `bigbigan results`, summarised over seeds here. No tfjs here.
+ * one line per (row, seed) with its generation, representation (beside the random-init E and
+ * pixel baselines) and reconstruction figures. Written by `bigbigan sweep` (sweep/plan.ts), read
+ * by the ablation notebook (notebook/ablations.ts) and `bigbigan results` (sweep/report.ts),
+ * summarised over seeds here, with what training added (GAIN_METRICS). No tfjs here.
  */
 import * as fs from 'fs';
 
@@ -11,12 +12,20 @@ import * as fs from 'fs';
  * stopped at a non-finite loss: figures empty), `run` the run folder.
  */
 export const RESULT_COLUMNS = ['row', 'seed', 'steps', 'IS', 'FID', 'probe_top1', 'probe_top5', 'knn1', 'class_consistency', 'wall_s',
-                               'probe_top1_random_init', 'knn1_random_init', 'status', 'run'] as const;
+                               'probe_top1_random_init', 'knn1_random_init', 'probe_top1_pixels', 'knn1_pixels', 'status', 'run'] as const;
 export type ResultColumn = (typeof RESULT_COLUMNS)[number];
-/** The figures a row is summarised by (mean and spread over seeds). */
+/** The figures of a results line (empty in tables written before a column existed: read as null). */
 export const RESULT_METRICS = ['IS', 'FID', 'probe_top1', 'probe_top5', 'knn1', 'class_consistency', 'wall_s',
-                               'probe_top1_random_init', 'knn1_random_init'] as const;
+                               'probe_top1_random_init', 'knn1_random_init', 'probe_top1_pixels', 'knn1_pixels'] as const;
 export type ResultMetric = (typeof RESULT_METRICS)[number];
+/**
+ * What BigBiGAN training added to E, per seed: the trained figure minus its own random-init E's
+ * (same seed, same evaluation); null where the seed has no baseline.
+ */
+export const GAIN_METRICS = { probe_top1_gain: ['probe_top1', 'probe_top1_random_init'], knn1_gain: ['knn1', 'knn1_random_init'] } as const;
+/** The figures a row is summarised by (mean and spread over seeds): the table's and the gains. */
+export const SUMMARY_METRICS = [...RESULT_METRICS, ...(Object.keys(GAIN_METRICS) as Array<keyof typeof GAIN_METRICS>)];
+export type SummaryMetric = (typeof SUMMARY_METRICS)[number];
 
 /** One (row, seed) result; null where a figure does not exist (e.g. no probe without E). */
 export type ResultRow = { row: string; seed: number; steps: number; status?: string; run?: string } & Record<ResultMetric, number | null>;
@@ -85,13 +94,32 @@ export function resultsCsv(rows: ResultRow[]): string {
   return [RESULT_COLUMNS.join(','), ...rows.map((r) => RESULT_COLUMNS.map((c) => cell(r[c])).join(','))].join('\n') + '\n';
 }
 
-/** A row's figures over its seeds: mean, sample standard deviation (null for one seed) and count. */
+/** A row's figures over its seeds: mean, sample standard deviation (null for one seed) and how many seeds have each. */
 export interface RowSummary {
   row: string;
   seeds: number;
   steps: number;
-  mean: Record<ResultMetric, number | null>;
-  std: Record<ResultMetric, number | null>;
+  mean: Record<SummaryMetric, number | null>;
+  std: Record<SummaryMetric, number | null>;
+  n: Record<SummaryMetric, number>;
+  /** The run folders of its seeds (rows whose configs are identical share them). */
+  runs: string[];
+}
+
+/** Mean, sample standard deviation (null below 2 values) and count of the finite numbers among `values`. */
+export function meanAndStd(values: Array<number | null>): { mean: number | null; std: number | null; n: number } {
+  const v = values.filter((x): x is number => x !== null && Number.isFinite(x));
+  if (v.length === 0) return { mean: null, std: null, n: 0 };
+  const mu = v.reduce((a, b) => a + b, 0) / v.length;
+  const std = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mu) ** 2, 0) / (v.length - 1)) : null;
+  return { mean: mu, std, n: v.length };
+}
+
+/** A line's figure, the gains computed from its columns. */
+function figureOf(r: ResultRow, m: SummaryMetric): number | null {
+  if (!(m in GAIN_METRICS)) return r[m as ResultMetric];
+  const [trained, init] = GAIN_METRICS[m as keyof typeof GAIN_METRICS];
+  return r[trained] === null || r[init] === null ? null : r[trained]! - r[init]!;
 }
 
 /** Results grouped by row (in first-seen order), each metric averaged over the seeds that have it. */
@@ -99,19 +127,17 @@ export function summarizeResults(rows: ResultRow[]): RowSummary[] {
   const groups = new Map<string, ResultRow[]>();
   for (const r of rows) groups.set(r.row, [...(groups.get(r.row) ?? []), r]);
   return [...groups].map(([row, list]) => {
-    const mean = {} as RowSummary['mean'], std = {} as RowSummary['std'];
-    for (const m of RESULT_METRICS) {
-      const v = list.map((r) => r[m]).filter((x): x is number => x !== null && Number.isFinite(x));
-      const mu = v.length > 0 ? v.reduce((a, b) => a + b, 0) / v.length : null;
-      mean[m] = mu;
-      std[m] = mu !== null && v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mu) ** 2, 0) / (v.length - 1)) : null;
-    }
-    return { row, seeds: new Set(list.map((r) => r.seed)).size, steps: Math.max(...list.map((r) => r.steps)), mean, std };
+    const mean = {} as RowSummary['mean'], std = {} as RowSummary['std'], n = {} as RowSummary['n'];
+    for (const m of SUMMARY_METRICS) ({ mean: mean[m], std: std[m], n: n[m] } = meanAndStd(list.map((r) => figureOf(r, m))));
+    return {
+      row, seeds: new Set(list.map((r) => r.seed)).size, steps: Math.max(...list.map((r) => r.steps)), mean, std, n,
+      runs: list.flatMap((r) => (r.run === undefined ? [] : [r.run])),
+    };
   });
 }
 
 /** "mean ± std" (or the mean alone for one seed); `scale` 100 shows fractions as percentages. */
-export function meanStd(s: RowSummary, m: ResultMetric, digits = 2, scale = 1): string {
+export function meanStd(s: RowSummary, m: SummaryMetric, digits = 2, scale = 1): string {
   const mu = s.mean[m];
   if (mu === null) return '';
   const sd = s.std[m];
@@ -149,31 +175,4 @@ export function directionVsBase(s: RowSummary, base: RowSummary, tolerance = { r
       : `classification ${d > 0 ? 'better' : 'worse'} (${d > 0 ? '+' : ''}${d.toFixed(1)} pts)`);
   }
   return parts.join('; ');
-}
-
-/**
- * A results table as a Markdown summary, one line per row: mean ± std over
- * seeds of each figure, the direction against Base, and the paper's (for the
- * README and `bigbigan results`).
- */
-export function resultsMarkdown(rows: ResultRow[], paper: (row: string) => string): string {
-  const summary = summarizeResults(rows);
-  const base = summary.find((s) => s.row === 'base');
-  const head = ['row', 'seeds', 'FID ↓', 'IS ↑', 'probe top-1 % (random-init E)', '1-NN % (random-init E)', 'class consistency %', 'wall s',
-                'ours vs Base', 'paper (Table 1)'];
-  // The random-init E's figure beside the trained one (seed 0 only has it): what training added.
-  const withInit = (x: RowSummary, m: ResultMetric, init: ResultMetric) => {
-    const v = meanStd(x, m, 1, 100);
-    return v && x.mean[init] !== null ? `${v} (${(100 * x.mean[init]!).toFixed(1)})` : v;
-  };
-  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-  for (const s of summary) {
-    const cells = [
-      s.row, String(s.seeds), meanStd(s, 'FID', 1), meanStd(s, 'IS', 2),
-      withInit(s, 'probe_top1', 'probe_top1_random_init'), withInit(s, 'knn1', 'knn1_random_init'),
-      meanStd(s, 'class_consistency', 1, 100), meanStd(s, 'wall_s', 0), base ? directionVsBase(s, base) : '', paper(s.row),
-    ];
-    lines.push(`| ${cells.join(' | ')} |`);
-  }
-  return lines.join('\n');
 }

@@ -40,6 +40,25 @@ export function createTrainState(cfg: Config): TrainState {
   };
 }
 
+/**
+ * The learning rates' factor before E/G step `step` + 1 (and its D steps): 1, then, over the last `lrDecay` of
+ * `steps`, linearly down to 1/(decay steps) at the last step, so that every step still moves.
+ */
+export function lrFactor(cfg: Pick<Config, 'steps' | 'lrDecay'>, step: number): number {
+  const decaySteps = Math.round(cfg.lrDecay * cfg.steps);
+  const left = cfg.steps - step;  // steps still to run, this one included
+  return decaySteps > 0 && left < decaySteps ? Math.max(left, 1) / decaySteps : 1;
+}
+
+/** Sets the three optimisers' learning rates for the coming step (cfg's rates times lrFactor). */
+export function scheduleLearningRates(state: TrainState): void {
+  const { cfg } = state.models;
+  const f = lrFactor(cfg, state.step);
+  state.optD.lr = cfg.lrD * f;
+  state.optG.lr = cfg.lrG * f;
+  if (state.optE) state.optE.lr = cfg.lrG * cfg.eLrMult * f;
+}
+
 /** Scalars to log: their values, read in one asynchronous read (one GPU round trip, not one per scalar). */
 async function readScalars(named: Record<string, tf.Scalar>): Promise<Record<string, number>> {
   const names = Object.keys(named);
