@@ -171,17 +171,19 @@ export const ABLATIONS: Record<string, Ablation> = {
 };
 
 /**
- * The one way a configuration is made: preset -> ablation -> `key=value` settings (the CLI's
- * strings) -> typed `overrides` (a notebook's values), each name and key checked, the result
- * validated (config_check.ts).
+ * The one way a configuration is made: preset -> `beneath` (typed values under the row, e.g. a
+ * notebook's smaller quick-mode model, so that a row's delta still shows) -> ablation -> `key=value`
+ * settings (the CLI's strings) -> typed `overrides` (a notebook's values), each name and key
+ * checked, the result validated (config_check.ts).
  */
 export function resolveConfig(preset = 'mnist', ablation = 'base', settings: string[] = [],
-                              overrides: Record<string, unknown> = {}): Config {
+                              overrides: Record<string, unknown> = {}, beneath: Record<string, unknown> = {}): Config {
   const p = PRESETS[preset];
   if (p === undefined) throw new Error(`Expected a preset (${Object.keys(PRESETS).join(', ')}), but got '${preset}'`);
   const a = ABLATIONS[ablation];
   if (a === undefined) throw new Error(`Expected an ablation (${Object.keys(ABLATIONS).join(', ')}), but got '${ablation}'`);
-  let cfg: Config = { ...DEFAULT_CONFIG, ...p.delta, ...a.delta };
+  checkOverrides(beneath);
+  let cfg: Config = { ...DEFAULT_CONFIG, ...p.delta, ...(beneath as Partial<Config>), ...a.delta };
   for (const key of a.halve ?? []) cfg = { ...cfg, [key]: Math.max(1, Math.round(cfg[key] / 2)) };
   for (const s of settings) {
     const eq = s.indexOf('=');

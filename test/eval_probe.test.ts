@@ -76,6 +76,8 @@ describe('linear probe', () => {
     assert.ok(a.top1.test >= 0.97, `separable top-1 ${a.top1.test}`);
     assert.ok(a.trainTop1 >= 0.97, `separable train top-1 ${a.trainTop1}`);
     assert.ok(a.top5.test >= a.top1.test);
+    const hits = a.predictions.test.filter((p, i) => p === test.labels[i]).length;
+    assert.equal(hits / test.labels.length, a.top1.test, 'the predictions are the top-1 classes');
     assert.deepEqual(await run(), a, 'two runs with the same seed differ');
 
     const noiseTrain = { data: normals(rng, 400 * d), n: 400, d }, noiseTest = { data: normals(rng, 1000 * d), n: 1000, d };

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadDataset, makeSplit } from '../src/data';
 import { syncReadsDuring } from './kernels_used';
 import { resolveConfig } from '../src/presets';
+import { QUICK_EVAL } from '../src/eval/evaluate';
 import * as nb from '../src/notebook';
 import { cellSeconds, listNotebooks, parseArgs } from '../src/notebook/run_notebooks';
 import { useBackend } from './use_backend';
@@ -151,12 +152,22 @@ describe('notebook helpers: ablations', () => {
 
 describe('notebook helpers: runs', () => {
   const spec: nb.RunSpec = { preset: 'mnist', steps: 10, overrides: { gCh: 4, evalEvery: 5 }, data: { limit: 100 } };
-  test('a run folder is named by its config: resumable keys do not count, others do', () => {
+  test('a run folder is keyed by config, data and evaluation settings; steps and checkpoint bookkeeping do not count', () => {
     const a = nb.runFolder('/r', spec);
     assert.match(a, /^\/r\/mnist-base-s0-[0-9a-f]{8}$/);
-    assert.equal(nb.runFolder('/r', { ...spec, steps: 99, overrides: { gCh: 4, evalEvery: 50 } }), a);
-    assert.notEqual(nb.runFolder('/r', { ...spec, overrides: { gCh: 8 } }), a);
+    assert.equal(nb.runFolder('/r', { ...spec, steps: 99, overrides: { ...spec.overrides, checkpointEvery: 3, keepCheckpoints: 1 } }), a);
+    const changes = [{ gCh: 8 }, { gCh: 4, evalEvery: 50 }, { gCh: 4, evalEvery: 5, sampleEvery: 2 },
+                     { gCh: 4, evalEvery: 5, diagEvery: 7 }];
+    for (const changed of changes) {
+      assert.notEqual(nb.runFolder('/r', { ...spec, overrides: changed }), a, JSON.stringify(changed));
+    }
     assert.notEqual(nb.runFolder('/r', { ...spec, data: { limit: 200 } }), a);
+    const evaluation = { settings: { ...QUICK_EVAL, baselines: false } };
+    assert.notEqual(nb.runFolder('/r', { ...spec, evaluation }), a);
+    assert.notEqual(nb.runFolder('/r', { ...spec, evaluation: { settings: { ...QUICK_EVAL, baselines: true } } }),
+                    nb.runFolder('/r', { ...spec, evaluation }));
+    assert.equal(nb.runFolder('/r', { ...spec, evaluation: { ...evaluation, cacheDir: '/elsewhere' } }),
+                 nb.runFolder('/r', { ...spec, evaluation }));
     assert.notEqual(nb.runFolder('/r', { ...spec, ablation: 'no-e' }), nb.runFolder('/r', spec).replace('base', 'no-e'));
   });
 

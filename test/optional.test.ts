@@ -6,7 +6,8 @@ import { skipUnless } from './optional';
 test('a missing optional package is one line saying what to install', () => {
   for (const [name, install] of [['fashion-mnist', /apt-get install dataset-fashion-mnist/],
                                  ['redis-server', /apt-get install redis-server/],
-                                 ['onednn', /apt-get install g\+\+ libdnnl-dev/]] as const) {
+                                 ['onednn', /apt-get install g\+\+ libdnnl-dev/],
+                                 ['jupyter', /apt-get install jupyter-notebook jupyter-nbconvert python3-ipykernel/]] as const) {
     const reason = skipUnless(name, { BIGBIGAN_HIDE_OPTIONAL: name });
     assert.ok(typeof reason === 'string' && !reason.includes('\n'), `${name}: ${String(reason)}`);
     assert.match(reason, install);

@@ -1,6 +1,6 @@
 /**
  * System packages that the README marks optional and some tests need: the Fashion-MNIST files (Debian's
- * dataset-fashion-mnist), redis-server, and g++ with oneDNN for the native kernels. Where one is missing,
+ * dataset-fashion-mnist), redis-server, g++ with oneDNN for the native kernels, and Jupyter (the notebooks). Where one is missing,
  * its tests skip with one line saying what to install, so `npm test` passes on a fresh machine;
  * BIGBIGAN_REQUIRE_OPTIONAL=1 (set by .ci/run, which installs them all) turns such a skip into a failure.
  * BIGBIGAN_HIDE_OPTIONAL=name,... treats the named packages as missing (to check the skips).
@@ -19,6 +19,10 @@ const OPTIONAL = {
   'redis-server': {
     present: () => spawnSync('sh', ['-c', 'command -v redis-server']).status === 0,
     install: 'redis-server is missing: apt-get install redis-server',
+  },
+  jupyter: {
+    present: () => spawnSync('jupyter', ['nbconvert', '--version'], { stdio: 'ignore' }).status === 0,
+    install: 'Jupyter is missing: apt-get install jupyter-notebook jupyter-nbconvert python3-ipykernel',
   },
   onednn: {
     present: () => fs.existsSync(NATIVE_ADDON_PATH),

@@ -50,6 +50,8 @@ export interface ProbeResult {
   top5: Record<string, number>;
   /** Top-1 on the training features themselves. */
   trainTop1: number;
+  /** The predicted class of every example per evaluation set (a confusion matrix's input). */
+  predictions: Record<string, Int32Array>;
   epochs: number;
 }
 
@@ -163,11 +165,13 @@ export async function linearProbe(train: Features, trainLabels: Int32Array, eval
       }
     }
     const k = Math.min(5, C);
-    const result: ProbeResult = { top1: {}, top5: {}, trainTop1: topKHits(await rankClasses(x, w, b, 1), 1, trainLabels, 1), epochs };
+    const result: ProbeResult = { top1: {}, top5: {}, trainTop1: topKHits(await rankClasses(x, w, b, 1), 1, trainLabels, 1), epochs,
+                                  predictions: {} };
     for (const [name, set] of Object.entries(evalSets)) {
       const ranked = await rankClasses(standardize(set.features, s), w, b, k);
       result.top1[name] = topKHits(ranked, k, set.labels, 1);
       result.top5[name] = topKHits(ranked, k, set.labels, 5);
+      result.predictions[name] = Int32Array.from({ length: set.labels.length }, (_, i) => ranked[i * k]);
     }
     return result;
   } finally {

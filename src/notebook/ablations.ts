@@ -1,9 +1,10 @@
 /**
  * The paper's Table-1 ablations in a notebook: each row's config delta as a
- * diff from Base, a results table (the one `bigbigan sweep` will write to
- * data/results/<dataset>-ablations/results.csv, or rows gathered from runs), its
- * summary over seeds, and how each row moved against Base, in words, beside
- * the paper's direction (presets.ts ABLATIONS[row].paper).
+ * diff from Base, a results table (the one `bigbigan sweep` writes, e.g. the
+ * committed data/results/<dataset>-ablations/results.csv, or rows gathered
+ * from runs trained in the notebook), its summary over seeds, and how each
+ * row moved against Base, in words, beside the paper's direction
+ * (presets.ts ABLATIONS[row].paper).
  */
 import { Config } from '../config';
 import { lastEval, numberOf, Metrics, wallSeconds } from './metrics';
@@ -56,4 +57,45 @@ export function resultFromMetrics(row: string, seed: number, m: Metrics): Result
     probe_top1_random_init: get('probe_top1_random_init'), knn1_random_init: get('knn1_random_init'),
     probe_top1_pixels: get('probe_top1_pixels'), knn1_pixels: get('knn1_pixels'),
   };
+}
+
+/** What one section of the ablation notebook produced: its result rows, the metrics of its runs, and where they came from. */
+export interface SectionOutcome {
+  rows: ResultRow[];
+  /** The metrics.jsonl of each run (one per seed), for curves. */
+  runs: Metrics[];
+  /** 'trained here' or the results table read. */
+  source: string;
+}
+
+/**
+ * The results a notebook gathered, one entry per section (a Table-1 row): running a section again replaces its
+ * entry, so the summary never counts a rerun twice nor averages two settings as if they were seeds.
+ */
+export class SectionResults {
+  private readonly sections = new Map<string, SectionOutcome>();
+
+  set(row: string, outcome: SectionOutcome): void {
+    this.sections.set(row, outcome);
+  }
+
+  /** Forgets a section (it ran and now shows nothing, e.g. a row left out of ROWS). */
+  delete(row: string): void {
+    this.sections.delete(row);
+  }
+
+  /** Every section's rows, in the order the sections first ran. */
+  rows(): ResultRow[] {
+    return [...this.sections.values()].flatMap((o) => o.rows);
+  }
+
+  /** The sections as curve groups (one per row with runs): for curves.ts overlayFigure. */
+  curveGroups(): Array<{ name: string; runs: Metrics[] }> {
+    return [...this.sections].filter(([, o]) => o.runs.length > 0).map(([name, o]) => ({ name, runs: o.runs }));
+  }
+
+  /** Where each section's figures came from, e.g. { base: 'trained here' }. */
+  sources(): Record<string, string> {
+    return Object.fromEntries([...this.sections].map(([row, o]) => [row, o.source]));
+  }
 }

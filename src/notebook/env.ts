@@ -6,6 +6,30 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+/** How big a notebook runs: 'quick' (a smoke test of minutes) or 'full' (the real step counts). */
+export type NotebookMode = 'quick' | 'full';
+
+/**
+ * The mode a notebook runs in: `asked` (its parameter cell's choice), unless the environment says otherwise:
+ * BIGBIGAN_QUICK=1 is quick, BIGBIGAN_QUICK=0 full (`npm run notebooks` sets it, `--full` for full).
+ */
+export function notebookMode(asked: NotebookMode, env: NodeJS.ProcessEnv = process.env): NotebookMode {
+  if (asked !== 'quick' && asked !== 'full') throw new Error(`Expected the notebook mode 'quick' or 'full', but got '${String(asked)}'`);
+  if (env.BIGBIGAN_QUICK === '1') return 'quick';
+  if (env.BIGBIGAN_QUICK === '0') return 'full';
+  return asked;
+}
+
+/** A notebook's first line of output: the mode it runs in, why, and how to switch. */
+export function modeNote(mode: NotebookMode, env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env.BIGBIGAN_QUICK === '1' || env.BIGBIGAN_QUICK === '0';
+  const why = fromEnv ? `BIGBIGAN_QUICK=${env.BIGBIGAN_QUICK} in the environment` : 'the first cell';
+  const what = mode === 'quick' ? 'a smoke test on a small model and a few steps: it shows that the code runs, not a result'
+    : 'the real step counts';
+  return `**${mode} mode** (set by ${why}): ${what}. Switch with \`notebookMode('quick')\` / \`notebookMode('full')\` in the ` +
+         'first cell (BIGBIGAN_QUICK=1 or 0 in the environment wins; `npm run notebooks` sets it, `-- --full` for full).';
+}
+
 /** True when the environment asks for quick mode: `BIGBIGAN_QUICK=1` (what `npm run notebooks` sets unless --full). */
 export function quickMode(env: NodeJS.ProcessEnv = process.env): boolean {
   return env.BIGBIGAN_QUICK === '1';

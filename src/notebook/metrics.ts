@@ -10,6 +10,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import { Series } from './plotly';
 
 /** One metrics line: numbers, and a few strings (backend, time, kind). */
@@ -46,10 +47,15 @@ export function parseMetrics(text: string): Metrics {
   return out;
 }
 
-/** The metrics of a run folder (or of a metrics.jsonl file); empty when there is none yet. */
+/**
+ * The metrics of a run folder (or of a metrics.jsonl file); empty when there is none yet. A finished sweep run
+ * keeps its metrics gzipped (sweep/plan.ts): metrics.jsonl.gz is read when metrics.jsonl is not there.
+ */
 export function readMetrics(runOrFile: string): Metrics {
   const file = runOrFile.endsWith('.jsonl') ? runOrFile : path.join(runOrFile, 'metrics.jsonl');
-  return fs.existsSync(file) ? parseMetrics(fs.readFileSync(file, 'utf8')) : { train: [], eval: [], diag: [] };
+  if (fs.existsSync(file)) return parseMetrics(fs.readFileSync(file, 'utf8'));
+  if (fs.existsSync(`${file}.gz`)) return parseMetrics(zlib.gunzipSync(fs.readFileSync(`${file}.gz`)).toString('utf8'));
+  return { train: [], eval: [], diag: [] };
 }
 
 /** Exponential moving average of a noisy curve (alpha = weight of the new value); nulls stay null and do not move the average. */

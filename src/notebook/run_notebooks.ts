@@ -15,6 +15,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { repoRoot } from './env';
+import { installTslabKernel, jupyterPython } from './jupyter';
 
 interface Args { full: boolean; html: boolean; fresh: boolean; only: string[]; out: string | null; timeout: number | null }
 
@@ -76,15 +77,6 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, q
   return r.status ?? 1;
 }
 
-/** The Python that runs jupyter (its #! line), for kernel registration; $PYTHON overrides. */
-function jupyterPython(env: NodeJS.ProcessEnv): string {
-  if (env.PYTHON) return env.PYTHON;
-  const which = spawnSync('sh', ['-c', 'command -v jupyter-nbconvert || command -v jupyter'], { env, encoding: 'utf8' }).stdout.trim();
-  const first = which ? fs.readFileSync(which, 'utf8').split('\n')[0] : '';
-  const m = /^#!\s*(\S+python[\d.]*)\s*$/.exec(first);
-  return m ? m[1] : fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-}
-
 function main(): void {
   const args = parseArgs(process.argv.slice(2));
   const root = repoRoot();
@@ -102,13 +94,8 @@ function main(): void {
   const findTslab = 'from jupyter_client.kernelspec import find_kernel_specs; import sys; ' +
     'sys.exit(0 if "tslab" in find_kernel_specs() else 1)';
   const hasKernel = spawnSync(python, ['-c', findTslab], { env }).status === 0;
-  if (!hasKernel) {
-    console.log(`registering the tslab kernel for ${python}`);
-    if (run('tslab', ['install', `--python=${python}`], env, root) !== 0) {
-      throw new Error(`Expected \`tslab install --python=${python}\` to register the kernel, but it failed`);
-    }
-  }
-  if (!fs.existsSync(path.join(root, 'dist', 'src', 'notebook', 'train_worker.js'))) {
+  if (!hasKernel) console.log(`registered the tslab kernel: ${installTslabKernel({ root, python, env })}`);
+  if (!fs.existsSync(path.join(root, 'dist', 'src', 'run', 'child.js'))) {
     throw new Error('Expected the compiled kit in dist/: run npm run build');
   }
   if (args.fresh) fs.rmSync(path.join(root, 'runs', `notebooks-${mode}`), { recursive: true, force: true });

@@ -3,16 +3,15 @@
  * process (one wasm thread each: on 2 cores two single-threaded runs finish
  * more work per hour than one run on two threads), resumable: finished runs
  * are skipped, interrupted ones resume from their checkpoints. This file is
- * also the child's entry point (forked with the job in an IPC message).
+ * also the child's entry point (forked by run/child.ts with the job in an IPC message).
  */
-import { fork } from 'child_process';
-import * as os from 'os';
 import * as path from 'path';
 import { selectBackend } from '../backend/select';
 import { datasetFeatureNet } from '../eval/feature_net';
 import { loadRunDataset } from '../train/run_data';
 import { ensureFolder, removeTemporaryFiles } from '../util/fs_safe';
 import { acquireLock } from '../run/lock';
+import { CHILD_FLAG, ChildReporter, launchChild, serveChildJob } from '../run/child';
 import { formatDuration } from '../util/progress';
 import {
   JobProgress, JobResult, jobState, openSweepFolder, planSweep, runSweepJob, SweepDefinition, SweepJob, writeSweepResults,
@@ -37,36 +36,16 @@ export interface LocalSweepSummary {
   seconds: number;
 }
 
-type ChildMessage = { type: 'progress'; progress: JobProgress } | { type: 'note'; line: string } | { type: 'done'; result: JobResult }
-  | { type: 'error'; message: string };
 export type ParentMessage = { out: string; def: SweepDefinition; job: SweepJob; cacheDir?: string; featureNetSteps?: number };
 
 /**
- * Runs one job in a child process; resolves with its result or rejects with its error text. `onNote`
- * gets what the run found in its folder (a resumption, a stale lock, a torn line: run/train_run.ts notes).
- * `atOnce`: how many runs share this machine; each gets its share of the cores for the native
- * conv2d kernels (unless BIGBIGAN_NATIVE_THREADS says otherwise), so that they do not oversubscribe.
+ * Runs one job in a child process (run/child.ts, the kit's one launcher); resolves with its result or rejects with its
+ * error text. `onNote` gets what the run found in its folder (a resumption, a stale lock, a torn line: run/train_run.ts
+ * notes). `atOnce`: how many runs share this machine (each child gets its share of the cores).
  */
 export function runInChild(msg: ParentMessage, onProgress: (p: JobProgress) => void, atOnce = 1,
                            onNote: (line: string) => void = () => undefined): Promise<JobResult> {
-  return new Promise((resolve, reject) => {
-    const threads = process.env.BIGBIGAN_NATIVE_THREADS ?? String(Math.max(1, Math.floor(os.availableParallelism() / atOnce)));
-    const child = fork(__filename, ['--sweep-child'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-                                                         env: { ...process.env, BIGBIGAN_NATIVE_THREADS: threads } });
-    let stderr = '', settled = false;
-    child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
-    child.on('message', (m: ChildMessage) => {
-      if (m.type === 'progress') onProgress(m.progress);
-      else if (m.type === 'note') onNote(m.line);
-      else if (m.type === 'done') { settled = true; resolve(m.result); } else { settled = true; reject(new Error(m.message)); }
-    });
-    child.on('exit', (code, signal) => {
-      if (settled) return;
-      const tail = stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : '';
-      reject(new Error(`the run's process ended (${signal ?? `exit code ${code}`}) without a result${tail}`));
-    });
-    child.send(msg);
-  });
+  return launchChild<ParentMessage, JobResult, JobProgress>(__filename, msg, { onProgress, onNote, atOnce });
 }
 
 /** Makes sure the feature net every evaluation uses is trained and cached once, before parallel runs would each train it. */
@@ -160,39 +139,10 @@ async function runUnlocked(def: SweepDefinition, opts: LocalSweepOptions): Promi
   return summary;
 }
 
-/** The child's one job: runs it, sends progress and then its result (or its error) to the parent, and disconnects. */
-async function runChildJob(msg: ParentMessage, parent: number): Promise<void> {
-  const send = (m: ChildMessage) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
-  try {
-    const result = await runSweepJob(msg.out, msg.def, msg.job, {
-      cacheDir: msg.cacheDir, featureNetSteps: msg.featureNetSteps, log: (line) => process.send!({ type: 'note', line }),
-      onProgress: (progress) => {
-        // A killed parent (e.g. a worker's SIGKILL) must not leave this run writing beside its successor: the
-        // training loop rarely yields to the event loop, so check the parent's pid at every step.
-        if (process.ppid !== parent) process.exit(1);
-        process.send!({ type: 'progress', progress });
-      },
-    });
-    await send({ type: 'done', result });
-  } catch (e) {
-    await send({ type: 'error', message: (e as Error).message });
-  }
-  process.removeAllListeners('disconnect');
-  process.disconnect();
+/** The child's one job: the sweep job of the parent's message, its notes and progress reported back. */
+function sweepChildJob(msg: ParentMessage, report: ChildReporter<JobProgress>): Promise<JobResult> {
+  return runSweepJob(msg.out, msg.def, msg.job, { cacheDir: msg.cacheDir, featureNetSteps: msg.featureNetSteps,
+                                                   log: report.note, onProgress: report.progress });
 }
 
-/** The child: one job from the parent's message, progress and result back over IPC. */
-function childMain(): void {
-  const parent = process.ppid;
-  process.once('disconnect', () => process.exit(1));  // the parent died (e.g. a killed worker): stop, the checkpoint stays
-  process.once('message', (msg: ParentMessage) => {
-    // The job's own errors go to the parent as an 'error' message; what fails beyond that (the IPC channel itself) ends the
-    // child with one line on stderr, which the parent's runInChild reports with the exit code.
-    runChildJob(msg, parent).catch((e: unknown) => {
-      process.stderr.write(`sweep child: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(1);
-    });
-  });
-}
-
-if (require.main === module && process.argv.includes('--sweep-child')) childMain();
+if (require.main === module && process.argv.includes(CHILD_FLAG)) serveChildJob(sweepChildJob);
