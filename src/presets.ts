@@ -26,7 +26,8 @@ export const PRESETS: Record<string, Preset> = {
     delta: { dataset: 'fashion' },
   },
   'mnist-long': {
-    about: "the encoder's bar: mnist for 6000 steps, the last third at a falling learning rate, an evaluation every 1000 (under an hour on 2 CPU cores with the native kernels)",
+    about: "the encoder's bar: mnist for 6000 steps, the last third at a falling learning rate, an evaluation every 1000 " +
+      '(under an hour on 2 CPU cores with the native kernels)',
     delta: LONG,
   },
   'fashion-long': {
