@@ -2,13 +2,13 @@
  * The verdicts against the paper's Table 1 (src/sweep/verdicts.ts) on hand-made seed tables:
  * reproduced, opposite, not resolved (overlapping spreads, one seed, a reference not run, one
  * shared run), the count, and the trained − random-init columns of the summary and the table
- * (src/sweep/results.ts, report.ts). No training here.
+ * (src/sweep/results.ts, report.ts), and the verdict cell per row that the table and notebook 02 show. No training here.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ABLATIONS } from '../src/presets';
 import { RESULT_METRICS, ResultRow, summarizeResults } from '../src/sweep/results';
-import { resultsMarkdown, verdictHeader } from '../src/sweep/report';
+import { resultsMarkdown, rowVerdicts, verdictHeader } from '../src/sweep/report';
 import { checkDirections, countVerdicts, DirectionCheck, verdictCountLine } from '../src/sweep/verdicts';
 
 /** A results line with the figures given (others null), its run named after the row and seed. */
@@ -112,4 +112,24 @@ test('trained − random-init: per seed, then mean ± std over the seeds that ha
   const [count, rule] = verdictHeader(rows);
   assert.equal(count, "0 of 0 of the paper's Table-1 directions reproduced (0 opposite, 0 not resolved)");
   assert.match(rule, /^Rule: a direction is decided when both rows have at least 2 seeds and their means differ by more than the larger/);
+});
+
+test('the verdict per row: its checks, reference row for Base, or no direction; bold for Markdown, plain when asked', () => {
+  const rows = [
+    ...probes('base', [0.50, 0.51, 0.52]),
+    ...probes('deterministic-e', [0.40, 0.41, 0.42]),   // paper: worse, 10 points below: reproduced
+    ...probes('high-res-e', [0.30, 0.31, 0.32]),        // paper: better, clearly worse: opposite
+    ...probes('paper', [0.5, 0.6]),                      // a row without a direction in Table 1
+  ];
+  const summary = summarizeResults(rows);
+  const plain = rowVerdicts(summary, (row) => `paper on ${row}`, (v) => v);
+  assert.deepEqual(Object.keys(plain), ['base', 'deterministic-e', 'high-res-e', 'paper']);
+  assert.equal(plain.base, 'reference row');
+  assert.equal(plain['deterministic-e'], 'probe worse than base: reproduced (41.0 ± 1.0 vs 51.0 ± 1.0 %)');
+  assert.match(plain['high-res-e'], /^probe better than base: opposite \(31\.0 ± 1\.0 vs 51\.0 ± 1\.0 %\)$/);
+  assert.equal(plain.paper, 'no direction to test (paper: paper on paper)');
+  assert.equal(rowVerdicts(summary, () => '')['deterministic-e'], 'probe worse than base: **reproduced** (41.0 ± 1.0 vs 51.0 ± 1.0 %)');
+  // The Markdown table's verdict column is the same cell.
+  const md = resultsMarkdown(rows, (row) => `paper on ${row}`).split('\n');
+  assert.ok(md.some((l) => l.includes(`| ${rowVerdicts(summary, (row) => `paper on ${row}`)['high-res-e']} |`)), md.join('\n'));
 });

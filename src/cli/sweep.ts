@@ -10,7 +10,7 @@ import { ablationSweep, SweepDefinition } from '../sweep/plan';
 import { readResultsTable } from '../sweep/results';
 import { resultsMarkdown, verdictHeader } from '../sweep/report';
 import { hasEvalCurves, rowCurves } from '../sweep/curves';
-import { writeCurveCharts } from '../sweep/charts';
+import { NO_CURVES_REASON, writeCurveCharts } from '../sweep/charts';
 import { BACKEND_OPTION, Command, intOption, stringOption, UsageError } from './command';
 
 /** E/G steps of every sweep run: the documented budget of the mnist / fashion sweeps (README, Results). */
@@ -133,7 +133,7 @@ written into the sweep folder as DIR/curves-fid.svg and DIR/curves-probe.svg whe
     const charts = hasEvalCurves(curves) ? writeCurveCharts(dir, curves) : [];
     console.log('');
     console.log(charts.length > 0 ? `curves: ${charts.join(', ')}`
-      : `curves: none in ${dir} (its runs logged no evaluation during training, as sweeps did before curves): no chart written`);
+      : `curves: none in ${dir} (${NO_CURVES_REASON}): no chart written`);
     return Promise.resolve();
   },
 };

@@ -21,6 +21,9 @@ interface CurveChart {
   references: Array<{ figure: string; name: string; color: string }>;
 }
 
+/** Why a sweep folder has no chart, in the words `bigbigan results` and notebook 02 print. */
+export const NO_CURVES_REASON = 'its runs logged no evaluation during training, as sweeps did before curves';
+
 export const CURVE_CHARTS: CurveChart[] = [
   { file: 'curves-fid.svg', figure: 'fid', title: 'FID of G_ema against step (lower is better)', yLabel: 'FID', scale: 1, references: [] },
   {

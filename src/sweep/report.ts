@@ -5,7 +5,7 @@
  * and the verdict on each of the paper's Table-1 directions (sweep/verdicts.ts). No tfjs here.
  */
 import { meanStd, ResultRow, RowSummary, SummaryMetric, summarizeResults } from './results';
-import { checkDirections, VERDICT_RULE, verdictCell, verdictCountLine } from './verdicts';
+import { checkDirections, Emphasis, markdownBold, VERDICT_RULE, verdictCell, verdictCountLine } from './verdicts';
 
 /** A figure in % over its seeds, saying how many seeds have it when not all do (e.g. baselines measured on seed 0 only). */
 function pctCell(s: RowSummary, m: SummaryMetric): string {
@@ -14,7 +14,7 @@ function pctCell(s: RowSummary, m: SummaryMetric): string {
 }
 
 /** A gain in points with its sign ("+3.1 ± 1.2"), for the trained − random-init columns. */
-function gainCell(s: RowSummary, m: 'probe_top1_gain' | 'knn1_gain'): string {
+export function gainCell(s: RowSummary, m: 'probe_top1_gain' | 'knn1_gain'): string {
   const v = pctCell(s, m);
   return v === '' || v.startsWith('-') ? v : `+${v}`;
 }
@@ -26,6 +26,17 @@ function verdictOrRole(s: RowSummary, cell: string, paper: string): string {
 }
 
 /**
+ * Each row's verdict cell (VERDICT_RULE): its checks against the paper's directions, "reference row" for Base, or
+ * that the paper gives it no direction to test (`paper`: the paper's finding in words); `emphasis` marks each verdict.
+ */
+export function rowVerdicts(summary: RowSummary[], paper: (row: string) => string,
+                            emphasis: Emphasis = markdownBold): Record<string, string> {
+  const checks = checkDirections(summary);
+  const cellOf = (s: RowSummary) => verdictCell(checks.filter((c) => c.row === s.row), emphasis);
+  return Object.fromEntries(summary.map((s) => [s.row, verdictOrRole(s, cellOf(s), paper(s.row))]));
+}
+
+/**
  * A results table as Markdown, one line per row: FID, IS, probe top-1 and 1-NN with their
  * random-init E and pixel baselines and the trained − random-init gain (points; over the seeds
  * that have a baseline), class consistency, wall time, the verdict on each paper direction
@@ -33,7 +44,7 @@ function verdictOrRole(s: RowSummary, cell: string, paper: string): string {
  */
 export function resultsMarkdown(rows: ResultRow[], paper: (row: string) => string): string {
   const summary = summarizeResults(rows);
-  const checks = checkDirections(summary);
+  const verdicts = rowVerdicts(summary, paper);
   const head = ['row', 'seeds', 'FID ↓', 'IS ↑',
                 'probe top-1 %', 'random-init E', 'pixels', 'trained − random-init (pts)',
                 '1-NN %', 'random-init E', 'pixels', 'trained − random-init (pts)',
@@ -45,7 +56,7 @@ export function resultsMarkdown(rows: ResultRow[], paper: (row: string) => strin
       pctCell(s, 'probe_top1'), pctCell(s, 'probe_top1_random_init'), pctCell(s, 'probe_top1_pixels'), gainCell(s, 'probe_top1_gain'),
       pctCell(s, 'knn1'), pctCell(s, 'knn1_random_init'), pctCell(s, 'knn1_pixels'), gainCell(s, 'knn1_gain'),
       pctCell(s, 'class_consistency'), meanStd(s, 'wall_s', 0),
-      verdictOrRole(s, verdictCell(checks.filter((c) => c.row === s.row)), paper(s.row)), paper(s.row),
+      verdicts[s.row], paper(s.row),
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   }

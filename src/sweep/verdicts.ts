@@ -81,7 +81,11 @@ export function verdictCountLine(checks: DirectionCheck[]): string {
 
 const MEASURE_NAMES: Record<PaperDirection['measure'], string> = { FID: 'FID', IS: 'IS', probe_top1: 'probe' };
 
-/** A row's checks in one table cell: "FID worse than base: reproduced (… vs …); IS …". */
-export function verdictCell(checks: DirectionCheck[]): string {
-  return checks.map((c) => `${MEASURE_NAMES[c.measure]} ${c.paper} than ${c.against}: **${c.verdict}** (${c.why})`).join('; ');
+/** How a verdict stands out in its cell: Markdown bold by default, plain text for an HTML table that escapes it. */
+export type Emphasis = (verdict: Verdict) => string;
+export const markdownBold: Emphasis = (v) => `**${v}**`;
+
+/** A row's checks in one table cell: "FID worse than base: **reproduced** (… vs …); IS …". */
+export function verdictCell(checks: DirectionCheck[], emphasis: Emphasis = markdownBold): string {
+  return checks.map((c) => `${MEASURE_NAMES[c.measure]} ${c.paper} than ${c.against}: ${emphasis(c.verdict)} (${c.why})`).join('; ');
 }
