@@ -77,6 +77,15 @@ describe('the shared run settings and the mode', () => {
     assert.throws(() => nb.notebookMode('fast' as nb.NotebookMode, {}), /Expected the notebook mode 'quick' or 'full', but got 'fast'/);
   });
 
+  test('a parameter-cell choice the environment overrides (02\'s SOURCE): unset or empty keeps it, a bad value is an error', () => {
+    const choices = ['train', 'committed'] as const;
+    assert.equal(nb.choiceFromEnv('BIGBIGAN_ABLATIONS_SOURCE', choices, 'train', {}), 'train');
+    assert.equal(nb.choiceFromEnv('BIGBIGAN_ABLATIONS_SOURCE', choices, 'train', { BIGBIGAN_ABLATIONS_SOURCE: '' }), 'train');
+    assert.equal(nb.choiceFromEnv('BIGBIGAN_ABLATIONS_SOURCE', choices, 'train', { BIGBIGAN_ABLATIONS_SOURCE: 'committed' }), 'committed');
+    assert.throws(() => nb.choiceFromEnv('BIGBIGAN_ABLATIONS_SOURCE', choices, 'train', { BIGBIGAN_ABLATIONS_SOURCE: 'sweep' }),
+                  /Expected BIGBIGAN_ABLATIONS_SOURCE to be 'train' or 'committed', but got 'sweep'/);
+  });
+
   test('quick mode\'s smaller model goes beneath the rows: small-e and small-g still differ from Base', () => {
     const { spec } = nb.sharedRun('quick');
     const base = nb.runConfig(spec);

@@ -2,7 +2,8 @@
  * The curves of a sweep (src/sweep/curves.ts rowCurves) on a hand-made results folder: mean
  * and std per step against an independent computation, diverged runs left out, rows sharing
  * runs, a run not pruned; the charts (sweep/charts.ts, util/svg_chart.ts); and `bigbigan
- * results` on that folder and on the committed 120-step folders, which have no curves.
+ * results` on that folder and on the committed 120-step folders, which have no curves; notebook 02's plotly version
+ * of the charts (notebook/curves.ts sweepCurvesFigure).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import { RESULT_COLUMNS } from '../src/sweep/results';
 import { readRunCurves, rowCurves } from '../src/sweep/curves';
 import { chartSeries, CURVE_CHARTS, writeCurveCharts } from '../src/sweep/charts';
 import { lineChartSvg, niceTicks } from '../src/util/svg_chart';
+import { sweepCurvesFigure } from '../src/notebook/curves';
 import { cli } from './cli_fixture';
 
 const EVAL_STEPS = [10, 20], DIAG_STEPS = [0, 10, 20];
@@ -121,6 +123,31 @@ test('the charts: one line per distinct set of runs, Base black and named with t
                 /Expected at least one point in the chart 'empty'/);
   assert.deepEqual(niceTicks(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1]);
   assert.deepEqual(niceTicks(13, 87), [20, 40, 60, 80]);
+});
+
+test('notebook 02\'s plotly charts of a sweep: the SVG\'s lines, Base black and thick, baselines dashed, bands ± std', () => {
+  const curves = rowCurves(fixtureFolder());
+  const probe = sweepCurvesFigure(curves, 'probe_top1');
+  const lines = probe.data.filter((t) => t.showlegend !== false);
+  assert.deepEqual(lines.map((t) => t.name), ['base = resnet-x1', 'deterministic-e', 'base: random-init E', 'raw pixels']);
+  const style = (name: string) => lines.find((t) => t.name === name)!.line as { color: string; width: number; dash: string };
+  assert.deepEqual(style('base = resnet-x1'), { color: '#000000', width: 3.5, dash: 'solid' });
+  assert.equal(style('deterministic-e').dash, 'solid');
+  assert.ok(style('deterministic-e').width < 3.5);
+  assert.deepEqual([style('base: random-init E').dash, style('raw pixels').dash], ['dash', 'dash']);
+  assert.deepEqual(lines[2].y, [30, 30]);  // Base's random-init E, in %
+  // Bands: an upper edge, then a lower edge filled to it, for the two rows with 2+ seeds; none for the references.
+  const fills = probe.data.filter((t) => t.fill === 'tonexty');
+  assert.equal(fills.length, 2);
+  const det = [0, 1, 2].map((s) => 100 * probeOf(`deterministic-e-s${s}`, 20)), want = independent(det);
+  const at20 = (t: Record<string, unknown>) => (t.y as number[])[1];
+  assert.ok(close(at20(lines[1]), want.mean));
+  const edges = probe.data.filter((t) => t.legendgroup === 'deterministic-e' && t.showlegend === false);
+  assert.ok(close(at20(edges[0]) - want.mean, want.std) && close(want.mean - at20(edges[1]), want.std));
+  const fid = sweepCurvesFigure(curves, 'fid');
+  assert.deepEqual(fid.data.filter((t) => t.showlegend !== false).map((t) => t.name), ['base = resnet-x1', 'deterministic-e']);
+  assert.match(JSON.stringify(fid.layout), /mean over up to 3 seeds per row/);
+  assert.throws(() => sweepCurvesFigure(curves, 'is'), /Expected a sweep chart figure \(fid, probe_top1\), but got 'is'/);
 });
 
 test('bigbigan results on a folder with curves: the count first, the rule, verdicts in the table, the charts written', () => {

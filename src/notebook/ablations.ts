@@ -14,6 +14,7 @@ export * from '../sweep/results';
 export * from '../sweep/report';
 export * from '../sweep/verdicts';
 export * from '../sweep/curves';
+export { NO_CURVES_REASON } from '../sweep/charts';
 
 /** One changed key between two configs. */
 export interface ConfigChange {

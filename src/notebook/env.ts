@@ -20,6 +20,20 @@ export function notebookMode(asked: NotebookMode, env: NodeJS.ProcessEnv = proce
   return asked;
 }
 
+/**
+ * A choice of a parameter cell that the environment may override for a headless run (`npm run notebooks` takes no
+ * parameters): `asked`, unless `variable` is set, which must then be one of `choices`.
+ */
+export function choiceFromEnv<T extends string>(variable: string, choices: readonly T[], asked: T,
+                                                env: NodeJS.ProcessEnv = process.env): T {
+  const value = env[variable];
+  if (value === undefined || value === '') return asked;
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new Error(`Expected ${variable} to be ${choices.map((c) => `'${c}'`).join(' or ')}, but got '${value}'`);
+  }
+  return value as T;
+}
+
 /** A notebook's first line of output: the mode it runs in, why, and how to switch. */
 export function modeNote(mode: NotebookMode, env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env.BIGBIGAN_QUICK === '1' || env.BIGBIGAN_QUICK === '0';
