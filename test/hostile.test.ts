@@ -41,10 +41,12 @@ interface Case {
 
 const copyTemplate = (dir: string) => fs.cpSync(template, dir, { recursive: true });
 const ckpt = (dir: string, step: number) => path.join(dir, `ckpt-${String(step).padStart(8, '0')}.bin`);
-/** Overwrites 64 bytes of `file` in place (at byte 5000, inside the data): its checksum no longer matches. */
+/** Overwrites 64 bytes of `file` in place, inside the tensor data (past the header, whatever its length): the checksum fails. */
 const overwrite64 = (file: string) => {
   const fd = fs.openSync(file, 'r+');
-  fs.writeSync(fd, Buffer.alloc(64, 0x41), 0, 64, 5000);
+  const length = Buffer.alloc(4);
+  fs.readSync(fd, length, 0, 4, 8);  // after the 8-byte magic: the header's length (checkpoint.ts)
+  fs.writeSync(fd, Buffer.alloc(64, 0x41), 0, 64, 12 + length.readUInt32LE(0) + 1000);
   fs.closeSync(fd);
 };
 const keys = Object.keys(DEFAULT_CONFIG).join(', ');
