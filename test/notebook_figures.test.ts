@@ -109,6 +109,24 @@ describe('ablation sections', () => {
   });
 });
 
+describe('the summary charts of 02', () => {
+  const line = (name: string, figures: Record<string, number>) => nb.toResultRows([{ row: name, seed: 0, steps: 10, ...figures }])[0];
+  test('representation: trained and random-init E as bars per row, raw pixels as a tick over each row, in %', () => {
+    const summary = nb.summarizeResults([
+      line('base', { probe_top1: 0.6, probe_top1_random_init: 0.5, probe_top1_pixels: 0.8,
+                     knn1: 0.4, knn1_random_init: 0.3, knn1_pixels: 0.7 }),
+      line('no-e', { FID: 50 }),
+    ]);
+    const fig = nb.representationFigure(summary);
+    const bars = fig.data.filter((t) => t.type === 'bar'), ticks = fig.data.filter((t) => t.type === 'scatter');
+    assert.deepEqual(bars.map((t) => t.name), ['probe, trained E', 'probe, random-init E', '1-NN, trained E', '1-NN, random-init E']);
+    assert.deepEqual(ticks.map((t) => [t.name, t.x, t.y]), [['probe, raw pixels', ['base', 'no-e'], [80, null]],
+                                                          ['1-NN, raw pixels', ['base', 'no-e'], [70, null]]]);
+    assert.deepEqual(bars[0].y, [60, null]);
+    assert.equal(bars[0].error_y, undefined, 'one seed: no error bars');
+  });
+});
+
 describe('inside E\'s features', () => {
   test('confusion matrix: counts[true][predicted]; mismatched lengths are one error', () => {
     assert.deepEqual(nb.confusionMatrix(Int32Array.from([0, 0, 1, 2]), Int32Array.from([0, 1, 1, 1]), 3),

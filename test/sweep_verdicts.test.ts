@@ -2,13 +2,14 @@
  * The verdicts against the paper's Table 1 (src/sweep/verdicts.ts) on hand-made seed tables:
  * reproduced, opposite, not resolved (overlapping spreads, one seed, a reference not run, one
  * shared run), the count, and the trained − random-init columns of the summary and the table
- * (src/sweep/results.ts, report.ts), and the verdict cell per row that the table and notebook 02 show. No training here.
+ * (src/sweep/results.ts, report.ts), the verdict cell per row that the table and notebook 02 show, and 02's summary
+ * records (the same figures, pixel baselines included). No training here.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ABLATIONS } from '../src/presets';
 import { RESULT_METRICS, ResultRow, summarizeResults } from '../src/sweep/results';
-import { resultsMarkdown, rowVerdicts, verdictHeader } from '../src/sweep/report';
+import { resultsMarkdown, rowVerdicts, summaryRecords, verdictHeader } from '../src/sweep/report';
 import { checkDirections, countVerdicts, DirectionCheck, verdictCountLine } from '../src/sweep/verdicts';
 
 /** A results line with the figures given (others null), its run named after the row and seed. */
@@ -132,4 +133,21 @@ test('the verdict per row: its checks, reference row for Base, or no direction; 
   // The Markdown table's verdict column is the same cell.
   const md = resultsMarkdown(rows, (row) => `paper on ${row}`).split('\n');
   assert.ok(md.some((l) => l.includes(`| ${rowVerdicts(summary, (row) => `paper on ${row}`)['high-res-e']} |`)), md.join('\n'));
+});
+
+test('notebook 02\'s summary records: every figure of the Markdown table under a unique key, pixels beside each row', () => {
+  const rows = [
+    line('base', 0, { FID: 40, probe_top1: 0.6, probe_top1_random_init: 0.5, probe_top1_pixels: 0.8, knn1: 0.4, knn1_pixels: 0.7 }),
+    line('no-e', 0, { FID: 50 }),
+  ];
+  const records = summaryRecords(summarizeResults(rows), { paper: (row) => `paper on ${row}`, source: (row) => `from ${row}` });
+  assert.deepEqual(records.map((r) => [r.row, r.source, r.seeds, r.steps]), [['base', 'from base', 1, 100], ['no-e', 'from no-e', 1, 100]]);
+  const [base, noE] = records;
+  assert.deepEqual([base['probe top-1 %'], base['probe top-1 random-init E %'], base['probe top-1 pixels %']], ['60.0', '50.0', '80.0']);
+  assert.deepEqual([base['1-NN %'], base['1-NN pixels %'], base['probe top-1 trained − random-init (pts)']], ['40.0', '70.0', '+10.0']);
+  assert.deepEqual([noE['FID ↓'], noE['probe top-1 pixels %'], base.verdict, base.paper], ['50.0', '', 'reference row', 'paper on base']);
+  // The Markdown table has the same cells in the same order (its heads repeat: 'pixels' twice).
+  const md = resultsMarkdown(rows, (row) => `paper on ${row}`).split('\n');
+  assert.equal(md[2], `| ${Object.entries(base).filter(([k]) => !['source', 'steps'].includes(k)).map(([, v]) => v).join(' | ')} |`);
+  assert.equal(summaryRecords(summarizeResults(rows), { paper: () => '' })[0].source, undefined);
 });

@@ -4,11 +4,13 @@
  * committed data/results/<dataset>-ablations/results.csv, or rows gathered
  * from runs trained in the notebook), its summary over seeds, and how each
  * row moved against Base, in words, beside the paper's direction
- * (presets.ts ABLATIONS[row].paper).
+ * (presets.ts ABLATIONS[row].paper), and the summary's bars (the representation
+ * beside its random-init E and raw-pixel baselines).
  */
 import { Config } from '../config';
 import { lastEval, numberOf, Metrics, wallSeconds } from './metrics';
-import { ResultRow } from '../sweep/results';
+import { BarGroup, barFigure, Figure } from './plotly';
+import { ResultRow, RowSummary, SummaryMetric } from '../sweep/results';
 
 export * from '../sweep/results';
 export * from '../sweep/report';
@@ -99,4 +101,33 @@ export class SectionResults {
   sources(): Record<string, string> {
     return Object.fromEntries([...this.sections].map(([row, o]) => [row, o.source]));
   }
+}
+
+/** A summary figure as one group of bars over the rows: the mean over seeds (× `scale`), ± the sample s.d. where there is one. */
+export function summaryBars(summary: RowSummary[], m: SummaryMetric, name: string, scale = 1): BarGroup {
+  const scaled = (v: number | null) => (v === null ? null : v * scale);
+  return {
+    name, y: summary.map((s) => scaled(s.mean[m])),
+    error: summary.some((s) => s.std[m] !== null) ? summary.map((s) => scaled(s.std[m])) : undefined,
+  };
+}
+
+/**
+ * The representation chart of the summary: probe top-1 and 1-NN of the trained E beside its random-init E, as bars per
+ * row, and the same probe and 1-NN on raw pixels as a tick over each row (the level E's features have to beat).
+ */
+export function representationFigure(summary: RowSummary[]): Figure {
+  const pct = (m: SummaryMetric, name: string) => summaryBars(summary, m, name, 100);
+  const pixels = (m: SummaryMetric) => summary.map((s) => (s.mean[m] === null ? null : 100 * s.mean[m]!));
+  return barFigure(summary.map((s) => s.row), [
+    pct('probe_top1', 'probe, trained E'), pct('probe_top1_random_init', 'probe, random-init E'),
+    pct('knn1', '1-NN, trained E'), pct('knn1_random_init', '1-NN, random-init E'),
+  ], {
+    title: "representation: accuracy on E's avepool features, trained beside random init and raw pixels",
+    yTitle: '% test accuracy',
+    references: [
+      { name: 'probe, raw pixels', y: pixels('probe_top1_pixels'), color: '#222222' },
+      { name: '1-NN, raw pixels', y: pixels('knn1_pixels'), color: '#999999' },
+    ],
+  });
 }

@@ -129,13 +129,28 @@ export interface BarGroup {
   error?: Array<number | null>;
 }
 
-/** Grouped bars over `categories` (e.g. ablation rows), with error bars where a group has them. */
-export function barFigure(categories: string[], groups: BarGroup[], opts: { title?: string; yTitle?: string } = {}): Figure {
+/** A reference figure per category, drawn as a wide horizontal tick over its group of bars (e.g. a baseline). */
+export interface BarReference {
+  name: string;
+  y: Array<number | null>;
+  /** A CSS colour; default dark grey. */
+  color?: string;
+}
+
+/** Grouped bars over `categories` (e.g. ablation rows), with error bars where a group has them and reference ticks above. */
+export function barFigure(categories: string[], groups: BarGroup[],
+                          opts: { title?: string; yTitle?: string; references?: BarReference[] } = {}): Figure {
+  const bars = groups.map((g) => ({
+    type: 'bar', name: g.name, x: categories, y: g.y,
+    ...(g.error ? { error_y: { type: 'data', array: g.error.map((e) => e ?? 0), visible: true } } : {}),
+  }));
+  // A 'line-ew' marker is a horizontal stroke: sized to span most of a group, it reads as that category's reference level.
+  const ticks = (opts.references ?? []).map((r) => ({
+    type: 'scatter', mode: 'markers', name: r.name, x: categories, y: r.y,
+    marker: { symbol: 'line-ew', size: 40, line: { width: 3, color: r.color ?? '#444444' } },
+  }));
   return {
-    data: groups.map((g) => ({
-      type: 'bar', name: g.name, x: categories, y: g.y,
-      ...(g.error ? { error_y: { type: 'data', array: g.error.map((e) => e ?? 0), visible: true } } : {}),
-    })),
+    data: [...bars, ...ticks],
     layout: {
       barmode: 'group', title: opts.title ? { text: opts.title } : undefined,
       yaxis: { title: { text: opts.yTitle ?? '' } }, margin: { t: opts.title ? 40 : 10, r: 10, b: 80, l: 55 },

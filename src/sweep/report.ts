@@ -36,6 +36,33 @@ export function rowVerdicts(summary: RowSummary[], paper: (row: string) => strin
   return Object.fromEntries(summary.map((s) => [s.row, verdictOrRole(s, cellOf(s), paper(s.row))]));
 }
 
+/** A figure column of the summary table: its head in Markdown (`bigbigan results`), its key in a notebook's table (unique), its cell. */
+interface FigureColumn {
+  head: string;
+  key: string;
+  cell: (s: RowSummary) => string;
+}
+
+/** A representation figure's columns: the trained E, its fair baselines (random-init E, raw pixels), and the gain. */
+function representationColumns(name: string, trained: 'probe_top1' | 'knn1'): FigureColumn[] {
+  return [
+    { head: `${name} %`, key: `${name} %`, cell: (s) => pctCell(s, trained) },
+    { head: 'random-init E', key: `${name} random-init E %`, cell: (s) => pctCell(s, `${trained}_random_init`) },
+    { head: 'pixels', key: `${name} pixels %`, cell: (s) => pctCell(s, `${trained}_pixels`) },
+    { head: 'trained − random-init (pts)', key: `${name} trained − random-init (pts)`, cell: (s) => gainCell(s, `${trained}_gain`) },
+  ];
+}
+
+/** The figures of a summary line, in table order (shared by the Markdown of `bigbigan results` and notebook 02's table). */
+const FIGURE_COLUMNS: FigureColumn[] = [
+  { head: 'FID ↓', key: 'FID ↓', cell: (s) => meanStd(s, 'FID', 1) },
+  { head: 'IS ↑', key: 'IS ↑', cell: (s) => meanStd(s, 'IS', 2) },
+  ...representationColumns('probe top-1', 'probe_top1'),
+  ...representationColumns('1-NN', 'knn1'),
+  { head: 'class consistency %', key: 'class consistency %', cell: (s) => pctCell(s, 'class_consistency') },
+  { head: 'wall s', key: 'wall s', cell: (s) => meanStd(s, 'wall_s', 0) },
+];
+
 /**
  * A results table as Markdown, one line per row: FID, IS, probe top-1 and 1-NN with their
  * random-init E and pixel baselines and the trained − random-init gain (points; over the seeds
@@ -45,22 +72,37 @@ export function rowVerdicts(summary: RowSummary[], paper: (row: string) => strin
 export function resultsMarkdown(rows: ResultRow[], paper: (row: string) => string): string {
   const summary = summarizeResults(rows);
   const verdicts = rowVerdicts(summary, paper);
-  const head = ['row', 'seeds', 'FID ↓', 'IS ↑',
-                'probe top-1 %', 'random-init E', 'pixels', 'trained − random-init (pts)',
-                '1-NN %', 'random-init E', 'pixels', 'trained − random-init (pts)',
-                'class consistency %', 'wall s', 'verdict against the paper', 'paper (Table 1)'];
+  const head = ['row', 'seeds', ...FIGURE_COLUMNS.map((c) => c.head), 'verdict against the paper', 'paper (Table 1)'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const s of summary) {
-    const cells = [
-      s.row, String(s.seeds), meanStd(s, 'FID', 1), meanStd(s, 'IS', 2),
-      pctCell(s, 'probe_top1'), pctCell(s, 'probe_top1_random_init'), pctCell(s, 'probe_top1_pixels'), gainCell(s, 'probe_top1_gain'),
-      pctCell(s, 'knn1'), pctCell(s, 'knn1_random_init'), pctCell(s, 'knn1_pixels'), gainCell(s, 'knn1_gain'),
-      pctCell(s, 'class_consistency'), meanStd(s, 'wall_s', 0),
-      verdicts[s.row], paper(s.row),
-    ];
+    const cells = [s.row, String(s.seeds), ...FIGURE_COLUMNS.map((c) => c.cell(s)), verdicts[s.row], paper(s.row)];
     lines.push(`| ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
+}
+
+/** Options of summaryRecords. */
+export interface SummaryRecordOptions {
+  /** The paper's finding for a row, in words. */
+  paper: (row: string) => string;
+  /** Where a row's figures came from (a `source` column after `row`); none: no such column. */
+  source?: (row: string) => string;
+  /** How a verdict stands out; default plain text (an HTML table shows its cells as they are). */
+  emphasis?: Emphasis;
+}
+
+/**
+ * The summary as one record per row for a notebook table (keys unique, in column order): row, source, seeds, steps,
+ * the figures of resultsMarkdown (each representation figure beside its random-init E and pixel baselines), the
+ * verdict and the paper's finding.
+ */
+export function summaryRecords(summary: RowSummary[], opts: SummaryRecordOptions): Array<Record<string, string | number>> {
+  const verdicts = rowVerdicts(summary, opts.paper, opts.emphasis ?? ((v) => v));
+  return summary.map((s) => ({
+    row: s.row, ...(opts.source ? { source: opts.source(s.row) } : {}), seeds: s.seeds, steps: s.steps,
+    ...Object.fromEntries(FIGURE_COLUMNS.map((c) => [c.key, c.cell(s)])),
+    verdict: verdicts[s.row], paper: opts.paper(s.row),
+  }));
 }
 
 /** The two lines above the table: how many of the paper's directions the sweep reproduces, and the rule that decided it. */
