@@ -30,14 +30,16 @@ export interface TrainState {
 export function createTrainState(cfg: Config): TrainState {
   checkLossConfig(cfg);
   const models = createModels(cfg);
-  return {
+  const state: TrainState = {
     models,
-    optD: new Adam(cfg.lrD, cfg.beta1, cfg.beta2),
-    optG: new Adam(cfg.lrG, cfg.beta1, cfg.beta2),
-    optE: models.E === null ? null : new Adam(cfg.lrG * cfg.eLrMult, cfg.beta1, cfg.beta2),
+    optD: new Adam(0, cfg.beta1, cfg.beta2),
+    optG: new Adam(0, cfg.beta1, cfg.beta2),
+    optE: models.E === null ? null : new Adam(0, cfg.beta1, cfg.beta2),
     rng: new Rng(cfg.seed),
     step: 0,
   };
+  scheduleLearningRates(state);  // the rates in one place: cfg's, times the schedule's factor (1 at step 0)
+  return state;
 }
 
 /**
