@@ -19,6 +19,7 @@ for (const stride of [1, 2]) {
     CONV_CASES.push({ batch: 1, h: 7, w: 5, ci: 1, co: 1, kh: 3, kw: 3, stride, pad });      // odd sizes, 1 channel, batch 1
     CONV_CASES.push({ batch: 3, h: 9, w: 11, ci: 5, co: 7, kh: 3, kw: 3, stride, pad });     // odd sizes, odd channels
     CONV_CASES.push({ batch: 2, h: 8, w: 8, ci: 16, co: 24, kh: 1, kw: 1, stride, pad });    // 1x1 shortcut conv
+    CONV_CASES.push({ batch: 8, h: 16, w: 16, ci: 4, co: 8, kh: 1, kw: 1, stride, pad });    // 1x1 shortcut, 4 channels (small-e)
     CONV_CASES.push({ batch: 64, h: 6, w: 6, ci: 3, co: 8, kh: 3, kw: 3, stride, pad });     // batch 64
     CONV_CASES.push({ batch: 2, h: 10, w: 9, ci: 32, co: 3, kh: 5, kw: 3, stride, pad });    // many channels, non-square kernel
   }

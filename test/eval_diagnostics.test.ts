@@ -154,6 +154,27 @@ describe('encoder diagnostics of a model', () => {
     }
   });
 
+  test('peak memory is one chunk\'s work, not all the images\' at once (a 64x64 G overflowed the wasm heap)', async () => {
+    const cfg = tiny({ batchSize: 4 });
+    const models = createModels(cfg);
+    const peak = async (n: number) => {
+      const { x, z } = inputs(cfg, n);
+      try {
+        return (await tf.profile(async () => { await encoderDiagnostics(models, x, z); })).peakBytes - tf.memory().numBytes;
+      } finally {
+        tf.dispose([x, z]);
+      }
+    };
+    try {
+      await peak(4);  // variables built
+      const two = await peak(8), seven = await peak(28);
+      // Kept across chunks: only each chunk's outputs (latents, scores, G's images), a fraction of a chunk's activations.
+      assert.ok(seven < 1.5 * two, `peak over the inputs: ${two} bytes for 2 chunks, ${seven} for 7`);
+    } finally {
+      disposeModels(models);
+    }
+  });
+
   test('training appends a diagnosis every diagEvery steps (and at step 0) to metrics.jsonl', async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'diag-run-'));
     await trainRun({ cfg: tiny(), out, quiet: true, dataset: mnist });

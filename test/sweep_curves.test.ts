@@ -165,7 +165,7 @@ test('bigbigan results on a folder with curves: the count first, the rule, verdi
 
 test('bigbigan results on the committed 120-step sweeps: the table and the verdicts, and one line saying there are no curves', () => {
   for (const dataset of ['mnist', 'fashion']) {
-    const dir = path.join(__dirname, '..', '..', 'data', 'results', `${dataset}-ablations`);
+    const dir = path.join(__dirname, '..', '..', 'data', 'results', '120-steps', `${dataset}-ablations`);
     const before = fs.readdirSync(dir).sort();
     const r = cli(['results', dir]);
     assert.equal(r.code, 0, r.lines.join('\n'));

@@ -105,10 +105,14 @@ function rolled(z: tf.Tensor2D): tf.Tensor2D {
   return tf.concat([tf.slice(z, 1, n - 1), tf.slice(z, 0, 1)]) as tf.Tensor2D;
 }
 
-/** fn over chunks of `chunk` rows of the inputs, outputs concatenated on the first axis. */
+/**
+ * fn over chunks of `chunk` rows of the inputs, outputs concatenated on the first axis. Each chunk
+ * is its own tidy: only its outputs outlive it (a 64x64 G's activations for all 256 images at once
+ * overflowed the wasm heap).
+ */
 function inChunks<T extends Record<string, tf.Tensor | null>>(n: number, chunk: number, fn: (start: number, size: number) => T): T {
   const parts: T[] = [];
-  for (let s = 0; s < n; s += chunk) parts.push(fn(s, Math.min(chunk, n - s)));
+  for (let s = 0; s < n; s += chunk) parts.push(tf.tidy(() => fn(s, Math.min(chunk, n - s)) as tf.TensorContainer) as T);
   const out: Record<string, tf.Tensor | null> = {};
   for (const key of Object.keys(parts[0])) {
     out[key] = parts[0][key] === null ? null : tf.concat(parts.map((p) => p[key] as tf.Tensor));

@@ -104,6 +104,17 @@ function geometry(xShape: number[], filterShape: number[],
 }
 
 /**
+ * oneDNN 2.6.3's filter gradient of a strided 1x1 conv with fewer than 8 input channels (or a
+ * partial block of 8) writes outside its buffers on AVX2 CPUs (seen on an AMD EPYC: glibc aborts,
+ * `malloc(): unaligned fastbin chunk`, within three calls of x 8x16x16x4, W 1x1x4x8, stride 2;
+ * 8, 16 or 32 channels and 3x3 or stride-1 convs are fine). Those small shortcut convs stay on
+ * the kit's wasm kernel (test/kernels_native.test.ts runs them under glibc's heap checks).
+ */
+function corruptsHeap(info: tf.backend_util.Conv2DInfo): boolean {
+  return info.filterHeight === 1 && info.filterWidth === 1 && (info.strideHeight > 1 || info.strideWidth > 1) && info.inChannels % 8 !== 0;
+}
+
+/**
  * A conv kernel on oneDNN: `roles` names x, the filter and y (= dy) from the kernel's inputs and
  * attributes, with null for the one it computes (y forward, x for the input gradient, the filter
  * for the filter gradient), and the shapes of x and the filter.
@@ -116,7 +127,7 @@ function convKernel(name: string, mode: Mode, roles: (inputs: Record<string, Ten
     const attrs = args.attrs as unknown as ConvAttrs;
     const r = roles(args.inputs as Record<string, TensorInfo>, attrs);
     const g = geometry(r.xShape, r.filterShape, attrs);
-    if (g == null) return fallback(name, args);
+    if (g == null || (mode === Mode.BackwardWeights && corruptsHeap(g.info))) return fallback(name, args);
     const { batchSize, outHeight, outWidth, outChannels } = g.info;
     const out = backend.makeOutput(r.y == null ? [batchSize, outHeight, outWidth, outChannels]
                                    : (r.x == null ? r.xShape : r.filterShape).slice(), 'float32');
