@@ -113,6 +113,13 @@ test('the charts: one line per distinct set of runs, Base black and named with t
   const p = probe[1].points[0], want = independent([0, 1, 2].map((s) => 100 * probeOf(`deterministic-e-s${s}`, 10)));
   assert.ok(close(p.y, want.mean) && close(p.hi! - p.y, want.std) && close(p.y - p.lo!, want.std));
   assert.ok(probe[2].dashed);
+  // A row with a FID curve but no probe curve (as no-e) ahead of deterministic-e does not shift its colour between charts.
+  const fidOnly = { ...curves[2], row: 'fid-only', runs: ['fid-only-s0'], eval: { fid: curves[2].eval.fid } };
+  const withFidOnly = [curves[0], curves[1], fidOnly, ...curves.slice(2)];
+  assert.equal(withFidOnly[3].row, 'deterministic-e');
+  const colorOf = (figure: string) =>
+    chartSeries(withFidOnly, CURVE_CHARTS.find((c) => c.figure === figure)!).find((s) => s.name === 'deterministic-e')!.color;
+  assert.equal(colorOf('fid'), colorOf('probe_top1'));
   const files = writeCurveCharts(dir, curves);
   assert.deepEqual(files.map((f) => path.basename(f)), ['curves-fid.svg', 'curves-probe.svg']);
   const svg = fs.readFileSync(files[1], 'utf8');

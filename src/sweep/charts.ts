@@ -44,7 +44,7 @@ const chartPoints = (curve: CurvePoint[], scale: number, band = true) => curve.m
 /**
  * The series of one chart: a line per distinct set of runs (rows that share their runs, e.g.
  * resnet-x1 = base, are one line named "base = resnet-x1"), Base black and thick, then Base's
- * references dashed.
+ * references dashed. A row keeps its colour from chart to chart.
  */
 export function chartSeries(curves: RowCurves[], chart: CurveChart): ChartSeries[] {
   const lines: Array<{ names: string[]; curve: CurvePoint[] }> = [];
@@ -54,9 +54,11 @@ export function chartSeries(curves: RowCurves[], chart: CurveChart): ChartSeries
     const same = lines.find((l) => curves.find((o) => o.row === l.names[0])!.runs.join() === c.runs.join());
     if (same) same.names.push(c.row); else lines.push({ names: [c.row], curve });
   }
-  const series = lines.map((l, i): ChartSeries => {
+  const series = lines.map((l): ChartSeries => {
     const isBase = l.names.includes('base');
-    const color = isBase ? '#000000' : CHART_COLORS[i % CHART_COLORS.length];
+    // Coloured by the row's place in the whole table, so a row has one colour in every chart (no-e has no probe line).
+    const place = curves.findIndex((c) => c.row === l.names[0]);
+    const color = isBase ? '#000000' : CHART_COLORS[place % CHART_COLORS.length];
     return { name: l.names.join(' = '), points: chartPoints(l.curve, chart.scale), color, width: isBase ? 3.5 : 1.5 };
   });
   const base = curves.find((c) => c.row === 'base');
