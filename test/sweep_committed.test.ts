@@ -45,7 +45,13 @@ for (const dataset of datasets) {
     const out = r.out.split('\n');
     assert.match(out[0], /: \d+ of \d+ of the paper's Table-1 directions reproduced \(\d+ opposite, \d+ not resolved\)/);
     assert.match(out[1], /^Rule: a direction is decided when/);
-    const rows = new Set(readResultsTable(path.join(dir, 'results.csv'))!.map((row) => row.row));
+    const table = readResultsTable(path.join(dir, 'results.csv'))!;
+    const rows = new Set(table.map((row) => row.row));
+    // A sweep that is still under way says so under the rule; a complete one (MNIST) does not.
+    const def = JSON.parse(fs.readFileSync(path.join(dir, 'sweep.json'), 'utf8')) as { rows: string[]; seeds: number[] };
+    const complete = def.rows.every((row) => def.seeds.every((seed) => table.some((t) => t.row === row && t.seed === seed)));
+    if (dataset === 'mnist') assert.ok(complete, 'the MNIST sweep is complete: every row has every seed');
+    assert.equal(out[2].startsWith('Unfinished: '), !complete, out[2]);
     for (const row of rows) assert.ok(out.some((l) => l.startsWith(`| ${row} |`)), `no table line for ${row}`);
     assert.match(r.out, /verdict/);
     for (const chart of ['curves-fid.svg', 'curves-probe.svg']) {

@@ -3,13 +3,13 @@
  * reproduced, opposite, not resolved (overlapping spreads, one seed, a reference not run, one
  * shared run), the count, and the trained − random-init columns of the summary and the table
  * (src/sweep/results.ts, report.ts), the verdict cell per row that the table and notebook 02 show, and 02's summary
- * records (the same figures, pixel baselines included). No training here.
+ * records (the same figures, pixel baselines included), and the line that says a sweep is partial. No training here.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ABLATIONS } from '../src/presets';
 import { RESULT_METRICS, ResultRow, summarizeResults } from '../src/sweep/results';
-import { resultsMarkdown, rowVerdicts, summaryRecords, verdictHeader } from '../src/sweep/report';
+import { resultsMarkdown, rowVerdicts, summaryRecords, unfinishedLine, verdictHeader } from '../src/sweep/report';
 import { checkDirections, countVerdicts, DirectionCheck, verdictCountLine } from '../src/sweep/verdicts';
 
 /** A results line with the figures given (others null), its run named after the row and seed. */
@@ -150,4 +150,16 @@ test('notebook 02\'s summary records: every figure of the Markdown table under a
   const md = resultsMarkdown(rows, (row) => `paper on ${row}`).split('\n');
   assert.equal(md[2], `| ${Object.entries(base).filter(([k]) => !['source', 'steps'].includes(k)).map(([, v]) => v).join(' | ')} |`);
   assert.equal(summaryRecords(summarizeResults(rows), { paper: () => '' })[0].source, undefined);
+});
+
+test('a partial sweep says which row × seed runs are missing; a complete one says nothing', () => {
+  const def = { rows: ['base', 'deterministic-e', 'no-e'], seeds: [0, 1, 2] };
+  const rows = [...probes('base', [0.5, 0.6, 0.7]), line('deterministic-e', 1, { probe_top1: 0.4 }), line('other-row', 0, {})];
+  const text = unfinishedLine(def, rows)!;
+  // 9 runs in the definition; base has 3, deterministic-e 1, no-e 0 (a row outside the definition does not count).
+  assert.match(text, /^Unfinished: 5 of the sweep's 9 row × seed runs have no result yet /);
+  assert.match(text, /\(deterministic-e 1 of 3 seeds, no-e 0 of 3 seeds\); the count covers the finished runs only/);
+  assert.ok(!text.includes('base'));
+  const complete = [...rows, line('deterministic-e', 0, {}), line('deterministic-e', 2, {}), ...[0, 1, 2].map((s) => line('no-e', s, {}))];
+  assert.equal(unfinishedLine(def, complete), null);
 });

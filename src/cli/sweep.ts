@@ -8,10 +8,11 @@ import { ABLATIONS } from '../presets';
 import { runLocalSweep } from '../sweep/local';
 import { ablationSweep, SweepDefinition } from '../sweep/plan';
 import { readResultsTable } from '../sweep/results';
-import { resultsMarkdown, verdictHeader } from '../sweep/report';
+import { resultsMarkdown, unfinishedLine, verdictHeader } from '../sweep/report';
 import { hasEvalCurves, rowCurves } from '../sweep/curves';
 import { NO_CURVES_REASON, writeCurveCharts } from '../sweep/charts';
 import { BACKEND_OPTION, Command, intOption, stringOption, UsageError } from './command';
+import { readJsonFile } from '../util/fs_safe';
 
 /** E/G steps of every sweep run: the smallest at which Base's E clears its random init by 10 points (README, Sweeps). */
 const DEFAULT_SWEEP_STEPS = 300;
@@ -114,8 +115,9 @@ export const resultsCommand: Command = {
   about: `A sweep's results table (DIR/results.csv) summarised over seeds as Markdown: mean ± std, each trained figure
 beside its random-init E and raw pixels and the trained − random-init gain, and a verdict on each of the paper's
 Table-1 directions (reproduced / opposite / not resolved, by the rule printed above the table), counted at the
-top. The charts of FID and probe top-1 against step (one line per row, mean ± std over seeds, Base in black) are
-written into the sweep folder as DIR/curves-fid.svg and DIR/curves-probe.svg when its runs logged curves.`,
+top; a sweep still under way (DIR/sweep.json names runs the table lacks) gets a line saying which. The charts
+of FID and probe top-1 against step (one line per row, mean ± std over seeds, Base in black) are written into
+the sweep folder as DIR/curves-fid.svg and DIR/curves-probe.svg when its runs logged curves.`,
   options: {},
   positionals: true,
   run({ positionals }) {
@@ -127,7 +129,11 @@ written into the sweep folder as DIR/curves-fid.svg and DIR/curves-probe.svg whe
     const rows = readResultsTable(file);
     if (rows === null) throw new UsageError(`Expected a results table at ${file}, but it does not exist`);
     const [count, rule] = verdictHeader(rows);
-    console.log(`${dir}: ${count}\n${rule}\n`);
+    const definition = path.join(dir, 'sweep.json');
+    const unfinished = fs.existsSync(definition)
+      ? unfinishedLine(readJsonFile<SweepDefinition>(definition, 'a sweep definition', 'remove it or restore it from the repository'), rows)
+      : null;
+    console.log(`${dir}: ${count}\n${rule}\n${unfinished === null ? '' : unfinished + '\n'}`);
     console.log(resultsMarkdown(rows, (row) => ABLATIONS[row]?.paper ?? ''));
     const curves = fs.existsSync(path.join(dir, 'results.csv')) ? rowCurves(dir) : [];
     const charts = hasEvalCurves(curves) ? writeCurveCharts(dir, curves) : [];

@@ -109,3 +109,20 @@ export function summaryRecords(summary: RowSummary[], opts: SummaryRecordOptions
 export function verdictHeader(rows: ResultRow[]): string[] {
   return [verdictCountLine(checkDirections(summarizeResults(rows))), `Rule: ${VERDICT_RULE}.`];
 }
+
+/**
+ * For a sweep that spans sittings: which of its definition's row × seed runs have no line in the
+ * table yet, as one line ("Unfinished: …"), or null when every one has. The count above it covers
+ * the finished rows only, so a reader must see that it is partial.
+ */
+export function unfinishedLine(def: { rows: string[]; seeds: number[] }, rows: ResultRow[]): string | null {
+  const has = new Set(rows.map((r) => `${r.row}\t${r.seed}`));
+  const missing = def.rows.map((row) => ({ row, done: def.seeds.filter((seed) => has.has(`${row}\t${seed}`)).length }))
+    .filter((m) => m.done < def.seeds.length);
+  if (missing.length === 0) return null;
+  const cells = def.rows.length * def.seeds.length;
+  const left = missing.reduce((n, m) => n + def.seeds.length - m.done, 0);
+  return `Unfinished: ${left} of the sweep's ${cells} row × seed runs have no result yet (` +
+         missing.map((m) => `${m.row} ${m.done} of ${def.seeds.length} seeds`).join(', ') +
+         '); the count covers the finished runs only. Re-running `bigbigan sweep` on this folder resumes it.';
+}
