@@ -37,7 +37,7 @@ for (const dataset of datasets) {
     }
   });
 
-  test(`${dataset}: bigbigan results prints the count first, the rule, a verdict per row, and draws the curves`, () => {
+  test(`${dataset}: bigbigan results prints the count first, the rule, the paired count, a verdict per row, and the curves`, () => {
     const copy = fs.mkdtempSync(path.join(os.tmpdir(), `${dataset}-ablations-`));
     fs.cpSync(dir, copy, { recursive: true });
     const r = cli(['results', copy]);
@@ -51,7 +51,8 @@ for (const dataset of datasets) {
     const def = JSON.parse(fs.readFileSync(path.join(dir, 'sweep.json'), 'utf8')) as { rows: string[]; seeds: number[] };
     const complete = def.rows.every((row) => def.seeds.every((seed) => table.some((t) => t.row === row && t.seed === seed)));
     if (dataset === 'mnist') assert.ok(complete, 'the MNIST sweep is complete: every row has every seed');
-    assert.equal(out[2].startsWith('Unfinished: '), !complete, out[2]);
+    assert.match(out[2], /^Paired by seed: \d+ of \d+ of the paper's Table-1 directions reproduced/);
+    assert.equal(out[3].startsWith('Unfinished: '), !complete, out[3]);
     for (const row of rows) assert.ok(out.some((l) => l.startsWith(`| ${row} |`)), `no table line for ${row}`);
     assert.match(r.out, /verdict/);
     for (const chart of ['curves-fid.svg', 'curves-probe.svg']) {

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { ABLATIONS } from '../src/presets';
 import { RESULT_METRICS, ResultRow, summarizeResults } from '../src/sweep/results';
 import { resultsMarkdown, rowVerdicts, summaryRecords, unfinishedLine, verdictHeader } from '../src/sweep/report';
-import { checkDirections, countVerdicts, DirectionCheck, verdictCountLine } from '../src/sweep/verdicts';
+import { checkDirections, checkDirectionsPaired, countVerdicts, DirectionCheck, verdictCountLine } from '../src/sweep/verdicts';
 
 /** A results line with the figures given (others null), its run named after the row and seed. */
 function line(row: string, seed: number, figures: Partial<ResultRow>, run = `${row}-s${seed}`): ResultRow {
@@ -162,4 +162,32 @@ test('a partial sweep says which row × seed runs are missing; a complete one sa
   assert.ok(!text.includes('base'));
   const complete = [...rows, line('deterministic-e', 0, {}), line('deterministic-e', 2, {}), ...[0, 1, 2].map((s) => line('no-e', s, {}))];
   assert.equal(unfinishedLine(def, complete), null);
+});
+
+test('paired by seed: a shared seed effect cancels, so a small steady difference is decided where the spreads overlap', () => {
+  const rows = [
+    ...probes('base', [0.50, 0.60, 0.70]),
+    ...probes('deterministic-e', [0.48, 0.58, 0.69]),   // worse on every seed: differences -2, -2, -1 points
+    ...probes('x-unary-only', [0.55, 0.58, 0.72]),      // differences +5, -2, +2: mean +1.67, std 3.51
+    ...probes('small-e', [0.52, 0.63, 0.74]),           // better on every seed: +2, +3, +4 (the paper: worse)
+    line('uniform-pz', 0, { probe_top1: 0.2 }), line('uniform-pz', 5, { probe_top1: 0.2 }),  // one seed paired with base
+    ...[0, 1, 2].map((seed) => line('resnet-x1', seed, { probe_top1: 0.5 + seed / 10 }, `base-s${seed}`)),
+    ...probes('resnet-x2', [0.40, 0.50, 0.60]),
+  ];
+  const checks = checkDirections(summarizeResults(rows));
+  const paired = checkDirectionsPaired(rows, checks);
+  assert.equal(find(checks, 'deterministic-e').verdict, 'not resolved');  // unpaired: 1.7 points apart, spreads 10.0 and 10.5
+  const det = find(paired, 'deterministic-e');
+  assert.equal(det.verdict, 'reproduced');
+  assert.match(det.why, /difference -1\.7 ± 0\.6 over 3 seeds/);
+  assert.equal(find(paired, 'x-unary-only').verdict, 'not resolved');
+  assert.equal(find(paired, 'small-e').verdict, 'opposite');
+  assert.match(find(paired, 'uniform-pz').why, /1 paired seeds/);
+  assert.equal(find(paired, 'resnet-x2').verdict, 'opposite');              // against resnet-x1, which shares Base's runs
+  assert.equal(countVerdicts(paired).reproduced, 1);
+  const shared = checkDirectionsPaired(rows, [{ ...find(checks, 'resnet-x2'), row: 'resnet-x1', against: 'base' }]);
+  assert.match(shared[0].why, /the same runs as base/);
+  const header = verdictHeader(rows);
+  assert.match(header[2], /^Paired by seed: 1 of \d+ of the paper's Table-1 directions reproduced \(2 opposite, \d+ not resolved\)\./);
+  assert.match(header[2], /\. Its rule: the seed sets every row's data order/);
 });

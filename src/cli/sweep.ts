@@ -115,7 +115,8 @@ export const resultsCommand: Command = {
   about: `A sweep's results table (DIR/results.csv) summarised over seeds as Markdown: mean ± std, each trained figure
 beside its random-init E and raw pixels and the trained − random-init gain, and a verdict on each of the paper's
 Table-1 directions (reproduced / opposite / not resolved, by the rule printed above the table), counted at the
-top; a sweep still under way (DIR/sweep.json names runs the table lacks) gets a line saying which. The charts
+top, then the same count paired by seed (row − reference per seed, so the seed's effect on every row cancels);
+a sweep still under way (DIR/sweep.json names runs the table lacks) gets a line saying which. The charts
 of FID and probe top-1 against step (one line per row, mean ± std over seeds, Base in black) are written into
 the sweep folder as DIR/curves-fid.svg and DIR/curves-probe.svg when its runs logged curves.`,
   options: {},
@@ -128,12 +129,12 @@ the sweep folder as DIR/curves-fid.svg and DIR/curves-probe.svg when its runs lo
     const dir = isDir ? target : path.dirname(file);
     const rows = readResultsTable(file);
     if (rows === null) throw new UsageError(`Expected a results table at ${file}, but it does not exist`);
-    const [count, rule] = verdictHeader(rows);
+    const [count, rule, paired] = verdictHeader(rows);
     const definition = path.join(dir, 'sweep.json');
     const unfinished = fs.existsSync(definition)
       ? unfinishedLine(readJsonFile<SweepDefinition>(definition, 'a sweep definition', 'remove it or restore it from the repository'), rows)
       : null;
-    console.log(`${dir}: ${count}\n${rule}\n${unfinished === null ? '' : unfinished + '\n'}`);
+    console.log(`${dir}: ${count}\n${rule}\n${paired}\n${unfinished === null ? '' : unfinished + '\n'}`);
     console.log(resultsMarkdown(rows, (row) => ABLATIONS[row]?.paper ?? ''));
     const curves = fs.existsSync(path.join(dir, 'results.csv')) ? rowCurves(dir) : [];
     const charts = hasEvalCurves(curves) ? writeCurveCharts(dir, curves) : [];

@@ -5,7 +5,9 @@
  * and the verdict on each of the paper's Table-1 directions (sweep/verdicts.ts). No tfjs here.
  */
 import { meanStd, ResultRow, RowSummary, SummaryMetric, summarizeResults } from './results';
-import { checkDirections, Emphasis, markdownBold, VERDICT_RULE, verdictCell, verdictCountLine } from './verdicts';
+import {
+  checkDirections, checkDirectionsPaired, Emphasis, markdownBold, PAIRED_RULE, VERDICT_RULE, verdictCell, verdictCountLine,
+} from './verdicts';
 
 /** A figure in % over its seeds, saying how many seeds have it when not all do (e.g. baselines measured on seed 0 only). */
 function pctCell(s: RowSummary, m: SummaryMetric): string {
@@ -105,9 +107,14 @@ export function summaryRecords(summary: RowSummary[], opts: SummaryRecordOptions
   }));
 }
 
-/** The two lines above the table: how many of the paper's directions the sweep reproduces, and the rule that decided it. */
+/**
+ * The lines above the table: how many of the paper's directions the sweep reproduces, the rule that
+ * decided it, and the same count paired by seed (checkDirectionsPaired) with its rule.
+ */
 export function verdictHeader(rows: ResultRow[]): string[] {
-  return [verdictCountLine(checkDirections(summarizeResults(rows))), `Rule: ${VERDICT_RULE}.`];
+  const checks = checkDirections(summarizeResults(rows));
+  return [verdictCountLine(checks), `Rule: ${VERDICT_RULE}.`,
+          `Paired by seed: ${verdictCountLine(checkDirectionsPaired(rows, checks))}. Its rule: ${PAIRED_RULE}.`];
 }
 
 /**

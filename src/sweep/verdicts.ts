@@ -4,7 +4,7 @@
  * stated once here and printed with every table. No tfjs here.
  */
 import { ABLATIONS, PaperDirection } from '../presets';
-import { RowSummary } from './results';
+import { meanAndStd, ResultRow, RowSummary } from './results';
 
 export type Verdict = 'reproduced' | 'opposite' | 'not resolved';
 
@@ -63,6 +63,38 @@ export function checkDirections(summary: RowSummary[], directions: (row: string)
     const ref = summary.find((r) => r.row === against) ?? null;
     return { row: s.row, measure: d.measure, against, paper: d.is, ...judgeDirection(s, ref, d.measure, d.is) };
   }));
+}
+
+/** The paired check, in the words printed under the rule. */
+export const PAIRED_RULE =
+  'the seed sets every row\'s data order, z draws and initial weights the same way, so each direction is also judged on the ' +
+  'differences row − reference taken per seed: decided when at least 2 seeds have both and the mean difference ' +
+  'exceeds the differences\' sample standard deviation';
+
+/**
+ * The same directions judged by PAIRED_RULE on the seed table `rows` (a robustness check beside the
+ * unpaired rule, which is the paper's way of reading its table): the rows' shared seed effect cancels.
+ */
+export function checkDirectionsPaired(rows: ResultRow[], checks: DirectionCheck[]): DirectionCheck[] {
+  const line = (row: string, seed: number) => rows.find((r) => r.row === row && r.seed === seed);
+  return checks.map((c) => {
+    const unresolved = (why: string) => ({ ...c, verdict: 'not resolved' as const, why });
+    const mine = rows.filter((r) => r.row === c.row);
+    if (mine.length > 0 && mine.every((r) => r.run !== undefined && r.run === line(c.against, r.seed)?.run)) {
+      return unresolved(`the same runs as ${c.against}`);
+    }
+    const diffs = mine.flatMap((r) => {
+      const ref = line(c.against, r.seed)?.[c.measure], v = r[c.measure];
+      return v === null || ref === null || ref === undefined || !Number.isFinite(v - ref) ? [] : [v - ref];
+    });
+    const { mean, std, n } = meanAndStd(diffs);
+    const gap = `${mean === null ? '' : show(c.measure, mean)} ± ${std === null ? '' : show(c.measure, std)} over ${n} seeds`;
+    if (n < 2) return unresolved(`${n} paired seeds`);
+    if (!(Math.abs(mean!) > std!)) return unresolved(`difference ${gap}`);
+    const better = LOWER_IS_BETTER.has(c.measure) ? mean! < 0 : mean! > 0;
+    const verdict: Verdict = (better ? 'better' : 'worse') === c.paper ? 'reproduced' : 'opposite';
+    return { ...c, verdict, why: `difference ${gap}` };
+  });
 }
 
 /** How many checks got each verdict. */
