@@ -49,8 +49,13 @@ export function judgeDirection(row: RowSummary, ref: RowSummary | null, measure:
   if (row.n[measure] < 2 || ref.n[measure] < 2) return unresolved(`one seed: ${versus}`);
   const gap = row.mean[measure]! - ref.mean[measure]!;
   if (!(Math.abs(gap) > Math.max(row.std[measure]!, ref.std[measure]!))) return unresolved(`spreads overlap: ${versus}`);
+  return { verdict: decided(measure, gap, paper), why: versus };
+}
+
+/** A decided gap (row − reference) read against the paper's direction. */
+function decided(measure: PaperDirection['measure'], gap: number, paper: PaperDirection['is']): Verdict {
   const better = LOWER_IS_BETTER.has(measure) ? gap < 0 : gap > 0;
-  return { verdict: (better ? 'better' : 'worse') === paper ? 'reproduced' : 'opposite', why: versus };
+  return (better ? 'better' : 'worse') === paper ? 'reproduced' : 'opposite';
 }
 
 /** The directions presets.ts records for an ablation row (none for a row it does not know). */
@@ -88,12 +93,10 @@ export function checkDirectionsPaired(rows: ResultRow[], checks: DirectionCheck[
       return v === null || ref === null || ref === undefined || !Number.isFinite(v - ref) ? [] : [v - ref];
     });
     const { mean, std, n } = meanAndStd(diffs);
-    const gap = `${mean === null ? '' : show(c.measure, mean)} ± ${std === null ? '' : show(c.measure, std)} over ${n} seeds`;
     if (n < 2) return unresolved(`${n} paired seeds`);
-    if (!(Math.abs(mean!) > std!)) return unresolved(`difference ${gap}`);
-    const better = LOWER_IS_BETTER.has(c.measure) ? mean! < 0 : mean! > 0;
-    const verdict: Verdict = (better ? 'better' : 'worse') === c.paper ? 'reproduced' : 'opposite';
-    return { ...c, verdict, why: `difference ${gap}` };
+    const why = `difference ${show(c.measure, mean!)} ± ${show(c.measure, std!)} over ${n} seeds`;
+    if (!(Math.abs(mean!) > std!)) return unresolved(why);
+    return { ...c, verdict: decided(c.measure, mean!, c.paper), why };
   });
 }
 
