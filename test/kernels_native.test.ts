@@ -104,16 +104,18 @@ describe('native oneDNN conv2d kernels', { skip: notBuilt }, () => {
     assert.ok(relativeError(ref, got) <= 1e-5, `relative error ${relativeError(ref, got)}`);
   });
 
-  test('strided 1x1 convs with few input channels (oneDNN corrupts the heap on their dW on AVX2) pass glibc heap checks', (t) => {
+  test('strided 1x1 convs with few input channels (oneDNN corrupts the heap in their dW on AVX2, AVX-512) pass glibc heap checks', (t) => {
     if (skipWhyNot(t)) return;
     // In a child process with MALLOC_CHECK_=3, where a write outside a buffer aborts within a few calls.
     const script = `
       const tf = require('@tensorflow/tfjs');
       const select = require(${JSON.stringify(path.join(__dirname, '..', 'src', 'backend', 'select'))});
       select.selectBackend({ force: 'wasm', quiet: true }).then(() => {
-        for (const ci of [1, 4, 5, 12]) {
+        // [x, filter]: partial blocks of 8 (AVX2), then 8 channels at 64x64 (AVX-512's blocks of 16)
+        const shapes = [1, 4, 5, 12].map((ci) => [[8, 16, 16, ci], [1, 1, ci, 8]]).concat([[[8, 64, 64, 8], [1, 1, 8, 16]]]);
+        for (const [xShape, wShape] of shapes) {
           for (let i = 0; i < 3; i++) {
-            tf.tidy(() => { tf.grads((x, w) => tf.sum(tf.conv2d(x, w, 2, 'valid')))([tf.ones([8, 16, 16, ci]), tf.ones([1, 1, ci, 8])]); });
+            tf.tidy(() => { tf.grads((x, w) => tf.sum(tf.conv2d(x, w, 2, 'valid')))([tf.ones(xShape), tf.ones(wShape)]); });
           }
         }
         console.log('ok ' + tf.memory().numTensors);

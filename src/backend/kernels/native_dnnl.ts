@@ -104,14 +104,16 @@ function geometry(xShape: number[], filterShape: number[],
 }
 
 /**
- * oneDNN 2.6.3's filter gradient of a strided 1x1 conv with fewer than 8 input channels (or a
- * partial block of 8) writes outside its buffers on AVX2 CPUs (seen on an AMD EPYC: glibc aborts,
- * `malloc(): unaligned fastbin chunk`, within three calls of x 8x16x16x4, W 1x1x4x8, stride 2;
- * 8, 16 or 32 channels and 3x3 or stride-1 convs are fine). Those small shortcut convs stay on
- * the kit's wasm kernel (test/kernels_native.test.ts runs them under glibc's heap checks).
+ * oneDNN 2.6.3's filter gradient of a strided 1x1 conv writes outside its buffers when its input
+ * channels do not fill whole blocks of the CPU's vector width: on AVX2 (blocks of 8) seen with
+ * 1, 4, 5 or 12 channels (glibc aborts, `malloc(): unaligned fastbin chunk`, within three calls of
+ * x 8x16x16x4, W 1x1x4x8, stride 2), on AVX-512 (blocks of 16) with 8 (x 32x64x64x8, W 1x1x8x16:
+ * the 64x64 encoder's shortcut; 24, 40 and 3x3 or stride-1 convs are fine). Those shortcut convs
+ * stay on the kit's wasm kernel (test/kernels_native.test.ts runs them under glibc's heap checks).
  */
 function corruptsHeap(info: tf.backend_util.Conv2DInfo): boolean {
-  return info.filterHeight === 1 && info.filterWidth === 1 && (info.strideHeight > 1 || info.strideWidth > 1) && info.inChannels % 8 !== 0;
+  return info.filterHeight === 1 && info.filterWidth === 1 && (info.strideHeight > 1 || info.strideWidth > 1) &&
+    (info.inChannels % 8 !== 0 || info.inChannels < 16);
 }
 
 /**
