@@ -10,13 +10,14 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { selectBackend } from '../src/backend/select';
-import { ABLATIONS } from '../src/presets';
+import { ABLATIONS, sweepSteps } from '../src/presets';
 import { resultsMarkdown } from '../src/notebook/ablations';
 import { readResultsTable } from '../src/sweep/results';
 import { trainRun } from '../src/run/train_run';
 import { ablationSweep, jobState, openSweepFolder, planSweep } from '../src/sweep/plan';
 import { TINY_EVAL, tinySweep } from './sweep_fixture';
 import { runLocalSweep } from '../src/sweep/local';
+import { cli } from './cli_fixture';
 
 
 
@@ -145,6 +146,19 @@ describe('ablation sweep', () => {
       all.filter((l) => l.kind === 'eval').map((l) => [l.step, l.fid]);
     const resumedCurves = fs.readFileSync(path.join(out, job.name, 'curves.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(evals(resumedCurves), evals(wholeAll));
+  });
+
+  test("`bigbigan sweep` without --steps asks for the preset's measured budget (mnist 300, fashion 1000)", () => {
+    assert.notEqual(sweepSteps('mnist'), sweepSteps('fashion'));   // else this test could not tell the presets apart
+    for (const preset of ['mnist', 'fashion']) {
+      // A folder holding a 7-step sweep: the CLI refuses it and says which budget it asked for, before any data or training.
+      const out = fs.mkdtempSync(path.join(os.tmpdir(), `sweep-budget-${preset}-`));
+      openSweepFolder(out, ablationSweep({ preset, seeds: 1, steps: 7, rows: ['base'] }));
+      const r = cli(['sweep', '--preset', preset, '--rows', 'base', '--seeds', '1', '--out', out]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.lines.join('\n'), new RegExp(`steps 7 \\(there\\) vs ${sweepSteps(preset)} \\(asked\\)`));
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 
   test('a sweep folder that is not a sweep is one clear error', () => {

@@ -1,11 +1,11 @@
 /**
  * The committed ablation sweeps (data/results/<dataset>-ablations, issue 19), each at its
  * dataset's budget (the smallest measured where Base's E clears its random init by 10 probe
- * points: MNIST 300 steps, Fashion-MNIST 1000): what a reviewer checks on them. Every finished
- * run kept its quick evaluations at several steps (the curves), `bigbigan results` prints the
- * count of the paper's directions first, the rule, one table line per row with a verdict column,
- * and writes the two curve charts. Run on a copy, so the committed folder is not written. Both
- * sweeps are complete: every row has every seed.
+ * points: MNIST 300 steps, Fashion-MNIST 1000; `sweepSteps` of src/presets.ts): what a reviewer
+ * checks on them. Every finished run kept its quick evaluations at several steps (the curves),
+ * `bigbigan results` prints the count of the paper's directions first, the rule, one table line
+ * per row with a verdict column, and writes the two curve charts. Run on a copy, so the committed
+ * folder is not written. Both sweeps are complete: every row has every seed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,20 +14,20 @@ import * as os from 'os';
 import * as path from 'path';
 import { readResultsTable } from '../src/sweep/results';
 import { readRunCurves } from '../src/sweep/curves';
+import { sweepSteps } from '../src/presets';
 import { cli } from './cli_fixture';
 
 const RESULTS = path.join(__dirname, '..', '..', 'data', 'results');
-const BUDGET: Record<string, number> = { mnist: 300, fashion: 1000 };
 const datasets = ['mnist', 'fashion'];
 
 for (const dataset of datasets) {
   const dir = path.join(RESULTS, `${dataset}-ablations`);
 
-  test(`${dataset}: the committed sweep is the one at the dataset's budget, and its finished runs kept evaluations at several steps`, () => {
+  test(`${dataset}: the committed sweep is at the dataset's budget, and its finished runs kept evaluations at several steps`, () => {
     type Definition = { steps: number; preset: string; curves?: { evalEvery: number } };
     const def = JSON.parse(fs.readFileSync(path.join(dir, 'sweep.json'), 'utf8')) as Definition;
     assert.equal(def.preset, dataset);
-    assert.equal(def.steps, BUDGET[dataset]);
+    assert.equal(def.steps, sweepSteps(dataset));   // the budget `bigbigan sweep` defaults to
     assert.ok(def.curves && def.curves.evalEvery > 0, 'the sweep definition records its curves');
     const table = readResultsTable(path.join(dir, 'results.csv'))!;
     assert.ok(table.length > 0, `${dir}/results.csv has no finished run`);

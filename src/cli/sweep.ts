@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { ABLATIONS } from '../presets';
+import { ABLATIONS, PRESETS, sweepSteps } from '../presets';
 import { runLocalSweep } from '../sweep/local';
 import { ablationSweep, SweepDefinition } from '../sweep/plan';
 import { readResultsTable } from '../sweep/results';
@@ -14,8 +14,8 @@ import { NO_CURVES_REASON, writeCurveCharts } from '../sweep/charts';
 import { BACKEND_OPTION, Command, intOption, stringOption, UsageError } from './command';
 import { readJsonFile } from '../util/fs_safe';
 
-/** E/G steps of every sweep run: the smallest at which Base's E clears its random init by 10 points (README, Sweeps). */
-const DEFAULT_SWEEP_STEPS = 300;
+/** The presets whose sweep budget was measured (Base's E 10 probe points over its random init), for --help. */
+const MEASURED_BUDGETS = Object.keys(PRESETS).filter((p) => PRESETS[p].sweepSteps).map((p) => `${p} ${sweepSteps(p)}`).join(', ');
 
 /** `sweep --queue`: enqueue the unfinished runs, or (--status) report them, (--wait) until none is waiting or running. */
 async function queueSweep(def: SweepDefinition, out: string, queue: string, status: boolean, wait: boolean): Promise<void> {
@@ -40,7 +40,7 @@ async function queueSweep(def: SweepDefinition, out: string, queue: string, stat
 export const sweepCommand: Command = {
   name: 'sweep',
   summary: 'every ablation row × seeds, trained and evaluated, resumable, one results table',
-  about: `Train and evaluate every ablation row × seed (default 3 seeds, ${DEFAULT_SWEEP_STEPS} steps, 2 jobs at a time,
+  about: `Train and evaluate every ablation row × seed (default 3 seeds, the preset's budget of steps, 2 jobs at a time,
 DIR runs/sweep-<preset>); re-running skips finished runs and resumes interrupted ones; writes DIR/results.csv
 and DIR/results.json. With --queue redis://HOST:PORT the unfinished runs are enqueued for workers instead
 (DIR must be on storage every worker reaches at the same path); --status shows queued, running, done and
@@ -49,7 +49,7 @@ failed runs and writes the results table; --wait repeats it until no run is wait
     grid: { value: 'ablations', help: "the grid (only the paper's Table 1 rows)" },
     preset: { value: 'NAME', help: 'the preset every row is a delta on (default mnist)' },
     seeds: { value: 'N', help: 'seeds per row (default 3)' },
-    steps: { value: 'N', help: `E/G steps of every run (default ${DEFAULT_SWEEP_STEPS})` },
+    steps: { value: 'N', help: `E/G steps of every run (default: the preset's budget, ${MEASURED_BUDGETS}; others ${sweepSteps('')})` },
     jobs: { value: 'N', help: 'runs at a time in the local pool (default 2)' },
     rows: { value: 'a,b,...', help: 'only these ablation rows' },
     set: { value: 'key=value', multiple: true, help: 'override one config key in every run (repeatable)' },
@@ -65,7 +65,7 @@ failed runs and writes the results table; --wait repeats it until no run is wait
     const preset = stringOption(values, 'preset') ?? 'mnist';
     let def;
     try {
-      def = ablationSweep({ preset, seeds: intOption(values, 'seeds', 3), steps: intOption(values, 'steps', DEFAULT_SWEEP_STEPS),
+      def = ablationSweep({ preset, seeds: intOption(values, 'seeds', 3), steps: intOption(values, 'steps', sweepSteps(preset)),
                             rows: stringOption(values, 'rows')?.split(',').map((r) => r.trim()).filter(Boolean),
                             settings: (values.set as string[] | undefined) ?? [] });
     } catch (e) {
